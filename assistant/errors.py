@@ -1,0 +1,49 @@
+"""Errors raised by the assistant: checkpoints, model, bank, engine."""
+
+from __future__ import annotations
+
+from indexer.errors import ShutkaError
+
+
+class AssistantError(ShutkaError):
+    """Base of the assistant's errors; surfaces translate it once (CLI, HTTP, LSP, TUI)."""
+
+
+class CheckpointError(AssistantError):
+    """A checkpoint cannot be used."""
+
+
+class CheckpointCorrupt(CheckpointError):
+    """A checkpoint file is truncated, unreadable or not a Shutka checkpoint."""
+
+
+class CheckpointMismatch(CheckpointError):
+    """A checkpoint was written for another config; the message names the key and both values."""
+
+
+class ModelNotLoaded(AssistantError):
+    """An operation needs the model, but none is loaded."""
+
+
+class BankError(AssistantError):
+    """The memory bank cannot serve a request."""
+
+
+class BankCorrupt(BankError):
+    """The bank's files are unreadable; `shutka index --rebuild` writes a fresh one."""
+
+
+class BankNotAttached(BankError):
+    """`model.predictor.memory_bank` was used before a bank was attached."""
+
+
+class BankLocked(BankError):
+    """Another process holds the bank's writer lock."""
+
+
+class BankModelMismatch(BankError):
+    """The bank was encoded by another model; it must be re-encoded before use."""
+
+
+class InvalidRequest(AssistantError):
+    """A request is malformed (bad position, wrong types); the message says which field."""

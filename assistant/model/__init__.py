@@ -1,0 +1,20 @@
+"""Pure PyTorch model code: no file I/O, no config files, no logging setup.
+
+Imported lazily so `import assistant.model.sizes` (and the CLI's --help) does not load torch."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.model.jepa import UltraEfficientTextJEPA
+
+__all__ = ["UltraEfficientTextJEPA"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "UltraEfficientTextJEPA":
+        from assistant.model.jepa import UltraEfficientTextJEPA
+
+        return UltraEfficientTextJEPA
+    raise AttributeError(f"module 'assistant.model' has no attribute {name!r}")

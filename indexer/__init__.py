@@ -1,0 +1,3 @@
+"""FILES → CHUNKS + GRAPH: discovery, tree-sitter chunking, the code graph, the catalog and sync.
+
+Knows TypeScript and the disk; knows nothing about models."""

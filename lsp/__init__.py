@@ -1,0 +1,1 @@
+"""The editor surface: a pygls language server over the `Assistant` facade. Holds no model logic."""

@@ -1,0 +1,1 @@
+"""Offline work: datasets from indexed code, training, evaluation, benchmarks, bundles."""

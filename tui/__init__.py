@@ -1,0 +1,1 @@
+"""The terminal surface: a Textual memory browser over the `Assistant` facade. Holds no model logic."""
