@@ -70,9 +70,9 @@ class ModelConfig(BaseModel):
     """Entries kept in the Titans episodic store."""
     titans_surprise_threshold: float = Field(0.5, ge=0.0)
     """Writes whose surprise (loss before the step) is below this are skipped."""
-    titans_lr: float = Field(0.1, gt=0.0)
-    """Base step size of a Titans write; scaled by surprise."""
-    titans_momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    titans_lr: float = Field(0.5, gt=0.0, lt=1.0)
+    """Share of the surprise a single write removes (normalised step); < 1 keeps writes stable."""
+    titans_momentum: float = Field(0.5, ge=0.0, lt=1.0)
     """Momentum over past surprise (the Titans 'past surprise' term)."""
     titans_decay: float = Field(0.001, ge=0.0, lt=1.0)
     """Forget gate: share of the memory weights decayed at each write (MIRAS retention)."""

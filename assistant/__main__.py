@@ -1,0 +1,5 @@
+"""`python -m assistant` == `shutka`."""
+
+from assistant.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""Token head use at inference: score candidate continuations in one batched pass, and short generation.
+
+Both run the context once into a KV cache and then only the new tokens.
+Notation: N continuations, T context tokens, C continuation tokens, D width, V vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from assistant.model.encoder import Trunk
+from assistant.model.layers import KVCache
+
+
+@dataclass
+class ContextState:
+    """A context run once: its cache, last hidden state, next-token log-probs and EAU verdict."""
+
+    cache: KVCache
+    last_hidden: Tensor  # (D,)
+    next_logprobs: Tensor  # (V,)
+    complexity: float | None
+    skipped: bool
+
+
+@torch.no_grad()
+def run_context(trunk: Trunk, head: nn.Module, ids: Sequence[int], skip: bool | None = None) -> ContextState:
+    """Encode `ids` (non-empty) once; the cache can then serve scoring and generation."""
+    if not ids:
+        raise ValueError("context must hold at least one token")
+    cache = KVCache()
+    out = trunk(torch.tensor([list(ids)], dtype=torch.long), cache=cache, skip=skip)
+    last = out.hidden[0, -1]  # (D,)
+    logprobs = F.log_softmax(head(last.unsqueeze(0)).float(), dim=-1)[0]  # (V,)
+    complexity = None if out.complexity is None else float(out.complexity[0])
+    return ContextState(cache, last, logprobs, complexity, out.skipped)
+
+
+@torch.no_grad()
+def score_continuations(trunk: Trunk, head: nn.Module, ctx: ContextState,
+                        continuations: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:
+    """Sum of log-probs of each continuation after the context -> (sum (N,), token count (N,)).
+
+    One batched forward over the padded continuations attending to the shared cached context."""
+    n = len(continuations)
+    if n == 0:
+        return torch.zeros(0), torch.zeros(0, dtype=torch.long)
+    lengths = torch.tensor([len(c) for c in continuations])
+    C = int(lengths.max().clamp_min(1))
+    ids = torch.zeros(n, C, dtype=torch.long)
+    for i, c in enumerate(continuations):
+        if c:
+            ids[i, : len(c)] = torch.tensor(list(c))
+    valid = torch.arange(C).unsqueeze(0) < lengths.unsqueeze(1)  # (N, C)
+    T = ctx.cache.length
+    causal = torch.ones(C, C, dtype=torch.bool).tril()
+    mask = torch.cat([torch.ones(n, C, T, dtype=torch.bool),
+                      causal.unsqueeze(0) & valid.unsqueeze(1)], dim=2)  # (N, C, T + C)
+    mask |= ~valid.unsqueeze(2)  # padded queries attend anywhere (ignored), avoids empty rows
+    cache = ctx.cache.expand(n)
+    out = trunk(ids, cache=cache, attn_mask=mask.unsqueeze(1))  # hidden (N, C, D)
+    first = ctx.next_logprobs[ids[:, 0]]  # (N,)
+    if C > 1:
+        logprobs = F.log_softmax(head(out.hidden[:, :-1]).float(), dim=-1)  # (N, C-1, V)
+        rest = logprobs.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1) * valid[:, 1:]  # (N, C-1)
+        total = first + rest.sum(-1)
+    else:
+        total = first
+    total = torch.where(lengths > 0, total, torch.zeros_like(total))
+    return total, lengths
+
+
+@torch.no_grad()
+def generate(trunk: Trunk, head: nn.Module, ctx: ContextState, max_new_tokens: int,
+             stop: frozenset[int] = frozenset()) -> tuple[list[int], float]:
+    """Greedy continuation from the cached context -> (tokens, mean log-prob). Stops at a stop id.
+
+    The context's cache is copied, so `ctx` can be reused afterwards."""
+    cache = KVCache(dict(ctx.cache.keys), dict(ctx.cache.values), ctx.cache.length, ctx.cache.skipped)
+    logprobs = ctx.next_logprobs
+    tokens: list[int] = []
+    total = 0.0
+    for _ in range(max_new_tokens):
+        token = int(torch.argmax(logprobs))
+        if token in stop:
+            break
+        tokens.append(token)
+        total += float(logprobs[token])
+        out = trunk(torch.tensor([[token]]), cache=cache)
+        logprobs = F.log_softmax(head(out.hidden[0, -1:]).float(), dim=-1)[0]
+    return tokens, total / max(1, len(tokens))

@@ -1,0 +1,253 @@
+"""UltraEfficientTextJEPA: one causal trunk with a token head and a JEPA head, a slow target encoder,
+the EAU with block skipping, and the Titans memory (DESIGN §2–§3).
+
+Read top to bottom: construction, the two heads, the target encoder, Titans, export.
+Notation: B batch, T tokens, D model width, V vocabulary, N predictions, K retrieved, L latent width.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from assistant.config import ModelConfig, TrainingConfig
+from assistant.errors import CheckpointCorrupt, CheckpointMismatch
+from assistant.model.decoder import ContextState, generate, run_context, score_continuations
+from assistant.model.encoder import LatentPooler, SpanEncoder, Trunk
+from assistant.model.memory import EpisodicStore, MemoryState, NeuralMemory, WriteResult
+from assistant.model.predictor import JEPAPredictor
+from assistant.model.quant import export_int8
+
+TITANS_FORMAT = "shutka-titans-1"
+
+
+def resolve_config(config: ModelConfig | TrainingConfig | None, flags: dict[str, Any]) -> ModelConfig:
+    """Accept a ModelConfig, a TrainingConfig, or the Kaggle-workflow keyword flags users write.
+
+    Flags that are TrainingConfig fields configure the model through it; ModelConfig fields
+    (vocab_size, d_model, ...) override the named size directly. Anything else is an error."""
+    if isinstance(config, ModelConfig):
+        return config.model_copy(update=flags) if flags else config
+    training_fields = set(TrainingConfig.model_fields)
+    model_fields = set(ModelConfig.model_fields)
+    unknown = set(flags) - training_fields - model_fields
+    if unknown:
+        raise TypeError(f"unknown UltraEfficientTextJEPA option(s) {sorted(unknown)}; "
+                        f"valid: {sorted(training_fields | model_fields)}")
+    training = config if isinstance(config, TrainingConfig) else TrainingConfig()
+    training = training.model_copy(update={k: v for k, v in flags.items() if k in training_fields})
+    training = TrainingConfig.from_dict(training.model_dump())  # re-validate the merged flags
+    return training.to_model_config(**{k: v for k, v in flags.items() if k in model_fields
+                                       and k not in training_fields})
+
+
+class UltraEfficientTextJEPA(nn.Module):
+    """The Shutka model. `UltraEfficientTextJEPA()` builds the default (small) size."""
+
+    def __init__(self, config: ModelConfig | TrainingConfig | None = None, **flags: Any) -> None:
+        super().__init__()
+        self.config = cfg = resolve_config(config, flags)
+        self.trunk = Trunk(cfg)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.head.weight = self.trunk.embed.weight  # tied
+        self.pooler = LatentPooler(cfg.d_model, cfg.latent_dim)
+        self.predictor = JEPAPredictor(cfg.d_model, cfg.latent_dim, cfg.predictor_hidden)
+        self.target_trunk = copy.deepcopy(self.trunk)
+        self.target_trunk.requires_grad_(False)
+        self.titans: NeuralMemory | None = None
+        if cfg.use_titans:
+            self.titans = NeuralMemory(
+                cfg.latent_dim, cfg.titans_depth, lr=cfg.titans_lr, momentum=cfg.titans_momentum,
+                decay=cfg.titans_decay, retention=cfg.miras_retention,
+                attentional_bias=cfg.miras_attentional_bias,
+                surprise_threshold=cfg.titans_surprise_threshold, huber_delta=cfg.miras_huber_delta,
+                lp=cfg.miras_lp)
+        self.episodic = EpisodicStore(cfg.latent_dim, cfg.titans_capacity)
+        self.titans_state: MemoryState | None = None
+        self.quantized = False
+        self.apply(_init_weights)
+        self.target_trunk.load_state_dict(self.trunk.state_dict())
+
+    # -- token head ----------------------------------------------------------------------------------
+
+    def forward(self, ids: Tensor, skip: bool | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+        """ids: (B, T) -> logits (B, T, V), hidden (B, T, D), complexity (B,) or None."""
+        out = self.trunk(ids, skip=skip)
+        return self.head(out.hidden), out.hidden, out.complexity
+
+    def run_context(self, ids: list[int], skip: bool | None = None) -> ContextState:
+        """Run a context once (KV cache, EAU decision) for scoring and generation."""
+        return run_context(self.trunk, self.head, ids, skip=skip)
+
+    def score_continuations(self, ctx: ContextState, continuations: list[list[int]]) -> tuple[Tensor, Tensor]:
+        """Log-prob sums and lengths of each continuation after `ctx` (one batched pass)."""
+        return score_continuations(self.trunk, self.head, ctx, continuations)
+
+    def generate(self, ctx: ContextState, max_new_tokens: int, stop: frozenset[int] = frozenset()
+                 ) -> tuple[list[int], float]:
+        return generate(self.trunk, self.head, ctx, max_new_tokens, stop)
+
+    # -- JEPA head -----------------------------------------------------------------------------------
+
+    def predict(self, h: Tensor, retrieved: Tensor | None = None, retrieved_mask: Tensor | None = None,
+                titans: Tensor | None = None) -> Tensor:
+        """h: (N, D) cursor states -> (N, L) predicted latents of what comes next."""
+        return self.predictor(h, retrieved, retrieved_mask, titans)
+
+    def predict_with_memory(self, h: Tensor, retrieved: Tensor | None = None,
+                            retrieved_mask: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Two passes: the memory-free prediction is the Titans key; its read-out joins the second.
+
+        -> (final (N, L), key (N, L), read-out (N, L) or None when Titans is off)."""
+        key = self.predict(h, retrieved, retrieved_mask)
+        if self.titans is None:
+            return key, key, None
+        readout = F.normalize(self.titans_read(key), dim=-1)
+        return self.predict(h, retrieved, retrieved_mask, readout), key, readout
+
+    # -- target encoder ------------------------------------------------------------------------------
+
+    @property
+    def target_encoder(self) -> SpanEncoder:
+        """The slow copy of the trunk, pooled: what fills the memory bank."""
+        return SpanEncoder(self.target_trunk, self.pooler)
+
+    def encode_spans(self, ids: Tensor, mask: Tensor) -> Tensor:
+        """ids: (B, T) right-padded, mask: (B, T) -> (B, L) target latents (unit norm)."""
+        return self.target_encoder(ids, mask)
+
+    @torch.no_grad()
+    def update_target(self, momentum: float | None = None) -> None:
+        """EMA step of the target trunk toward the online trunk."""
+        m = self.config.target_momentum if momentum is None else momentum
+        for t, o in zip(self.target_trunk.parameters(), self.trunk.parameters(), strict=True):
+            t.mul_(m).add_(o.detach(), alpha=1.0 - m)
+
+    # -- Titans --------------------------------------------------------------------------------------
+
+    def _require_titans(self) -> NeuralMemory:
+        if self.titans is None:
+            raise CheckpointMismatch("this model was built with use_titans=False: it has no Titans memory")
+        return self.titans
+
+    def _state(self) -> MemoryState:
+        titans = self._require_titans()
+        if self.titans_state is None:
+            with torch.no_grad():
+                self.titans_state = titans.initial_state(batch=1).detach()
+        return self.titans_state
+
+    @torch.no_grad()
+    def titans_read(self, query: Tensor) -> Tensor:
+        """query: (N, L) -> (N, L) read from the test-time memory."""
+        titans, state = self._require_titans(), self._state()
+        return titans.read(query.unsqueeze(0), state)[0]
+
+    def titans_surprise(self, keys: Tensor, values: Tensor) -> Tensor:
+        """Per-association surprise (N,) without writing."""
+        titans, state = self._require_titans(), self._state()
+        with torch.no_grad():
+            return torch.stack([titans.surprise(k.view(1, 1, -1), v.view(1, 1, -1), state)[0]
+                                for k, v in zip(keys, values, strict=True)]) if len(keys) else torch.zeros(0)
+
+    def titans_write(self, keys: Tensor, values: Tensor, source_ids: Tensor | None = None) -> WriteResult:
+        """Write N associations as one chunk: one surprise-gated gradient step. Associations that
+        were surprising on their own are kept in the episodic store. keys, values: (N, L)."""
+        titans = self._require_titans()
+        per_item = self.titans_surprise(keys, values)  # (N,) before the step
+        result = titans.write(keys.unsqueeze(0), values.unsqueeze(0), self._state())
+        self.titans_state = result.state.detach()
+        if bool(result.written[0]):
+            keep = per_item >= titans.surprise_threshold
+            ids = source_ids[keep] if source_ids is not None else None
+            self.episodic.add(keys[keep], values[keep], per_item[keep], ids)
+        return result
+
+    def forget_titans_memory(self, n: int) -> int:
+        """Drop the n least-accessed episodes; returns how many were dropped."""
+        self._require_titans()
+        return self.episodic.forget(n)
+
+    def reset_titans_memory(self) -> None:
+        self.titans_state = None
+        self.episodic = EpisodicStore(self.config.latent_dim, self.config.titans_capacity)
+
+    def save_titans_memory(self, path: str | Path) -> Path:
+        """Tensors only (safetensors, no pickle): memory weights, momentum, episodic store."""
+        state = self._state()
+        tensors: dict[str, Tensor] = {"writes": state.writes.clone()}
+        for i, (w, m) in enumerate(zip(state.weights, state.momentum, strict=True)):
+            tensors[f"weight.{i}"] = w.contiguous().clone()
+            tensors[f"momentum.{i}"] = m.contiguous().clone()
+        for name, t in self.episodic.tensors().items():
+            tensors[f"episodic.{name}"] = t.contiguous().clone()
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        save_file(tensors, str(tmp), metadata={"format": TITANS_FORMAT, "latent_dim": str(self.config.latent_dim),
+                                               "depth": str(self.config.titans_depth)})
+        tmp.replace(out)
+        return out
+
+    def load_titans_memory(self, path: str | Path) -> None:
+        """Load what save_titans_memory wrote; a wrong shape or a corrupt file raises our error."""
+        titans = self._require_titans()
+        try:
+            data = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointCorrupt(f"{path}: not a readable Titans memory file ({exc})") from exc
+        depth = self.config.titans_depth
+        try:
+            weights = tuple(data[f"weight.{i}"] for i in range(depth))
+            momentum = tuple(data[f"momentum.{i}"] for i in range(depth))
+            episodic = {k.split(".", 1)[1]: v for k, v in data.items() if k.startswith("episodic.")}
+            writes = data["writes"]
+        except KeyError as exc:
+            raise CheckpointMismatch(f"{path}: Titans memory lacks {exc.args[0]} (titans_depth here is {depth})") from exc
+        for i, (w, ref) in enumerate(zip(weights, titans.init_weights, strict=True)):
+            if tuple(w.shape[1:]) != tuple(ref.shape):
+                raise CheckpointMismatch(f"{path}: Titans layer {i} has shape {tuple(w.shape[1:])}, "
+                                         f"this model expects {tuple(ref.shape)}")
+        try:
+            self.episodic.load_tensors(episodic)
+        except (KeyError, ValueError) as exc:
+            raise CheckpointMismatch(f"{path}: episodic store does not fit this model ({exc})") from exc
+        self.titans_state = MemoryState(weights, momentum, writes)
+
+    # -- export --------------------------------------------------------------------------------------
+
+    def export_int8(self) -> UltraEfficientTextJEPA:
+        """A copy whose trunk, target trunk and token head run on int8 integer kernels (inference only).
+
+        The fake-quant BitLinear path is never used for inference."""
+        model = copy.deepcopy(self).eval()
+        model.head = nn.Linear(self.config.d_model, self.config.vocab_size, bias=False)
+        model.head.weight = nn.Parameter(self.trunk.embed.weight.detach().clone(), requires_grad=False)
+        for part in (model.trunk.blocks, model.target_trunk.blocks):
+            export_int8(part)
+        export_int8(model, skip=("trunk", "target_trunk", "pooler", "predictor", "titans"))
+        model.quantized = True
+        model.requires_grad_(False)
+        return model
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def num_parameters(self, trainable_only: bool = True) -> int:
+        params = self.parameters() if not trainable_only else (p for p in self.parameters() if p.requires_grad)
+        return sum(p.numel() for p in params)
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)

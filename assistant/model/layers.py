@@ -1,0 +1,137 @@
+"""Building blocks of the trunk: RMSNorm, rotary attention with a KV cache, MLP, and the block.
+
+Notation: B batch, T new tokens, S cached + new tokens, D model width, H heads, E head width (D / H).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from assistant.model.quant import BitLinear
+
+
+def make_linear(in_features: int, out_features: int, quantization: str, bias: bool = False) -> nn.Linear:
+    """nn.Linear, or BitLinear when training with BitNet b1.58."""
+    cls = BitLinear if quantization == "bitnet" else nn.Linear
+    return cls(in_features, out_features, bias=bias)
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+
+
+class Rotary(nn.Module):
+    """Rotary position embeddings; tables grow on demand and are not saved."""
+
+    def __init__(self, head_dim: int, base: float = 10_000.0) -> None:
+        super().__init__()
+        inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2).float() / head_dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self._cos: Tensor | None = None
+        self._sin: Tensor | None = None
+
+    def tables(self, length: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        if self._cos is None or self._cos.shape[0] < length or self._cos.device != device:
+            t = torch.arange(max(length, 256), device=device, dtype=torch.float32)
+            freqs = torch.outer(t, self.inv_freq.to(device))  # (L, E/2)
+            self._cos, self._sin = freqs.cos(), freqs.sin()
+        return self._cos, self._sin
+
+    def forward(self, x: Tensor, start: int) -> Tensor:
+        """x: (B, H, T, E) at positions start..start+T-1 -> rotated (B, H, T, E)."""
+        T = x.shape[2]
+        cos, sin = self.tables(start + T, x.device)
+        cos, sin = cos[start : start + T].to(x.dtype), sin[start : start + T].to(x.dtype)  # (T, E/2)
+        x1, x2 = x[..., 0::2], x[..., 1::2]
+        out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)  # (B, H, T, E/2, 2)
+        return out.flatten(-2)
+
+
+@dataclass
+class KVCache:
+    """Keys/values per block for a context, plus which blocks the context skipped."""
+
+    keys: dict[int, Tensor] = field(default_factory=dict)  # block -> (B, H, S, E)
+    values: dict[int, Tensor] = field(default_factory=dict)
+    length: int = 0
+    skipped: frozenset[int] = frozenset()
+
+    def expand(self, batch: int) -> KVCache:
+        """The same context repeated for `batch` continuations (views, no copy)."""
+        return KVCache(
+            keys={i: k.expand(batch, -1, -1, -1) for i, k in self.keys.items()},
+            values={i: v.expand(batch, -1, -1, -1) for i, v in self.values.items()},
+            length=self.length,
+            skipped=self.skipped,
+        )
+
+
+class Attention(nn.Module):
+    def __init__(self, d_model: int, n_heads: int, dropout: float, quantization: str) -> None:
+        super().__init__()
+        self.n_heads, self.head_dim = n_heads, d_model // n_heads
+        self.qkv = make_linear(d_model, 3 * d_model, quantization)
+        self.out = make_linear(d_model, d_model, quantization)
+        self.rotary = Rotary(self.head_dim)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor, cache: KVCache | None = None, index: int = 0,
+                attn_mask: Tensor | None = None) -> Tensor:
+        """x: (B, T, D). With `cache`, attends to the cached S-T tokens too and appends to the cache.
+
+        attn_mask: optional bool (B, 1, T, S), True = may attend (used for padded continuations)."""
+        B, T, D = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3×(B,H,T,E)
+        start = cache.length if cache is not None else 0
+        q, k = self.rotary(q, start), self.rotary(k, start)
+        if cache is not None and index in cache.keys:
+            k = torch.cat([cache.keys[index], k], dim=2)  # (B, H, S, E)
+            v = torch.cat([cache.values[index], v], dim=2)
+        if cache is not None:
+            cache.keys[index], cache.values[index] = k, v
+        S = k.shape[2]
+        causal = attn_mask is None and S == T
+        if attn_mask is None and T > 1 and S > T:  # new tokens after a cached prefix: offset causal mask
+            attn_mask = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=S - T)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, is_causal=causal,
+            dropout_p=self.dropout if self.training else 0.0,
+        )  # (B, H, T, E)
+        return self.out(y.transpose(1, 2).reshape(B, T, D))
+
+
+class MLP(nn.Module):
+    def __init__(self, d_model: int, ratio: int, dropout: float, quantization: str) -> None:
+        super().__init__()
+        self.up = make_linear(d_model, ratio * d_model, quantization)
+        self.down = make_linear(ratio * d_model, d_model, quantization)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(self.down(F.gelu(self.up(x))))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block."""
+
+    def __init__(self, d_model: int, n_heads: int, mlp_ratio: int, dropout: float, quantization: str) -> None:
+        super().__init__()
+        self.norm1 = RMSNorm(d_model)
+        self.attn = Attention(d_model, n_heads, dropout, quantization)
+        self.norm2 = RMSNorm(d_model)
+        self.mlp = MLP(d_model, mlp_ratio, dropout, quantization)
+
+    def forward(self, x: Tensor, cache: KVCache | None = None, index: int = 0,
+                attn_mask: Tensor | None = None) -> Tensor:
+        x = x + self.attn(self.norm1(x), cache, index, attn_mask)
+        return x + self.mlp(self.norm2(x))

@@ -1,0 +1,169 @@
+"""Training objectives: next-token loss + JEPA latent prediction + EAU regression, and the EMA step.
+
+Notation
+  B sequences, T tokens, D width, V vocabulary, L latent width
+  M target slots per sequence (line / body / use / code spans), S target span tokens
+  N valid targets in the batch (≤ B·M), K retrieved slots per target
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from assistant.model.jepa import UltraEfficientTextJEPA
+
+TEMPERATURE = 0.07
+"""InfoNCE temperature on unit-norm latents (the usual contrastive value)."""
+
+
+@dataclass
+class JepaBatch:
+    """What one step consumes; produced by the data pipeline (masking lives there)."""
+
+    tokens: Tensor  # (B, T) long: input ids (FIM-transformed where the pipeline chose so)
+    loss_mask: Tensor  # (B, T) bool: position t predicts tokens[t + 1] and counts in the token loss
+    cursor_index: Tensor  # (B, M) long: position whose hidden state predicts target m; -1 = empty slot
+    target_tokens: Tensor  # (B, M, S) long: the target span, encoded alone (<|line|> / <|span|> first)
+    target_mask: Tensor  # (B, M, S) bool
+    target_hash: Tensor  # (B, M) long: equal hashes = equal content (never each other's negatives)
+
+    def to(self, device: torch.device | str) -> JepaBatch:
+        return JepaBatch(*(t.to(device, non_blocking=True) for t in (
+            self.tokens, self.loss_mask, self.cursor_index, self.target_tokens, self.target_mask,
+            self.target_hash)))
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.loss_mask.sum())
+
+
+@dataclass
+class Losses:
+    total: Tensor
+    token: Tensor
+    jepa: Tensor
+    cosine: Tensor
+    eau: Tensor
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Detached figures for the progress bar: embedding std, effective rank, complexity, skip, accuracy."""
+
+
+# -- pieces ----------------------------------------------------------------------------------------
+
+
+def token_loss(logits: Tensor, tokens: Tensor, loss_mask: Tensor) -> tuple[Tensor, Tensor]:
+    """logits (B, T, V), tokens (B, T), mask (B, T) -> (mean loss, per-sequence mean loss (B,))."""
+    pred = logits[:, :-1].float()  # (B, T-1, V)
+    gold = tokens[:, 1:]
+    mask = loss_mask[:, :-1].float()
+    nll = F.cross_entropy(pred.reshape(-1, pred.shape[-1]), gold.reshape(-1), reduction="none")
+    nll = nll.view_as(mask) * mask
+    per_seq = nll.sum(1) / mask.sum(1).clamp_min(1.0)
+    return nll.sum() / mask.sum().clamp_min(1.0), per_seq
+
+
+def info_nce(pred: Tensor, target: Tensor, hashes: Tensor, temperature: float = TEMPERATURE
+             ) -> tuple[Tensor, Tensor]:
+    """Two-way InfoNCE: pred (N, L) vs target (N, L), both unit norm; in-batch negatives (the batch
+    holds several targets of each file: the same-file negatives), duplicates of the same content masked.
+
+    -> (loss, top-1 accuracy of pred -> target)."""
+    logits = pred @ target.t() / temperature  # (N, N)
+    same = hashes.unsqueeze(0) == hashes.unsqueeze(1)
+    eye = torch.eye(len(hashes), dtype=torch.bool, device=pred.device)
+    logits = logits.masked_fill(same & ~eye, float("-inf"))
+    labels = torch.arange(len(hashes), device=pred.device)
+    loss = 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels))
+    accuracy = (logits.argmax(dim=1) == labels).float().mean()
+    return loss, accuracy
+
+
+def effective_rank(z: Tensor) -> float:
+    """exp(entropy of normalised singular values) of centred latents: ~1 means collapse."""
+    if z.shape[0] < 2:
+        return float("nan")
+    s = torch.linalg.svdvals((z - z.mean(0)).float())
+    p = s / s.sum().clamp_min(1e-12)
+    return float(torch.exp(-(p * p.clamp_min(1e-12).log()).sum()))
+
+
+def simulated_slots(target: Tensor, hashes: Tensor, retrieved: int, generator: torch.Generator | None
+                    ) -> tuple[Tensor, Tensor]:
+    """Stand-ins for HopRAG hits while training: K latents of *other* targets in the batch, and,
+    with probability 1/2 per row, the true target (slightly noised) at a random slot, so the
+    predictor learns to pick the retrieved latent that agrees with the context. -> (N, K, L), mask."""
+    N, L = target.shape
+    if retrieved == 0 or N < 2:
+        return target.new_zeros(N, 0, L), torch.zeros(N, 0, dtype=torch.bool, device=target.device)
+    dev = target.device
+    idx = torch.randint(0, N, (N, retrieved), generator=generator).to(dev)
+    slots = target.detach()[idx]  # (N, K, L)
+    mask = hashes[idx] != hashes.unsqueeze(1)  # never the true content by accident
+    hit = (torch.rand(N, generator=generator) < 0.5).to(dev)
+    where = torch.randint(0, retrieved, (N,), generator=generator).to(dev)
+    noisy = F.normalize(target.detach() + 0.1 * torch.randn(N, L, generator=generator).to(dev), dim=-1)
+    rows = torch.arange(N, device=dev)[hit]
+    slots[rows, where[hit]] = noisy[hit]
+    mask[rows, where[hit]] = True
+    return slots, mask
+
+
+def simulated_titans(key: Tensor, target: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Stand-in read-outs of a test-time memory: a third each of 'empty' (reads back the key),
+    'remembers this' (the target, noised) and 'remembers something else' (another row's target)."""
+    N, L = target.shape
+    dev = target.device
+    kind = torch.randint(0, 3, (N,), generator=generator).to(dev)
+    noisy = F.normalize(target.detach() + 0.2 * torch.randn(N, L, generator=generator).to(dev), dim=-1)
+    other = target.detach()[torch.randint(0, N, (N,), generator=generator).to(dev)]
+    out = torch.where((kind == 0).unsqueeze(1), key.detach(), noisy)
+    return torch.where((kind == 2).unsqueeze(1), other, out)
+
+
+# -- the step's losses -----------------------------------------------------------------------------
+
+
+def compute_losses(model: UltraEfficientTextJEPA, batch: JepaBatch, *, jepa_weight: float = 1.0,
+                   cosine_weight: float = 0.5, eau_weight: float = 0.1, skip: bool | None = None,
+                   generator: torch.Generator | None = None) -> Losses:
+    """Token loss + JEPA (two-way InfoNCE + cosine) + EAU regression for one batch."""
+    out = model.trunk(batch.tokens, skip=skip)  # 1. online trunk over the sequences
+    logits = model.head(out.hidden)  # (B, T, V)
+    tok, per_seq = token_loss(logits, batch.tokens, batch.loss_mask)
+
+    valid = batch.cursor_index >= 0  # (B, M)
+    b_idx, m_idx = valid.nonzero(as_tuple=True)  # (N,), (N,)
+    metrics: dict[str, float] = {"skipped": float(out.skipped)}
+    zero = tok.new_zeros(())
+    jepa = cosine = zero
+    if len(b_idx) >= 2:
+        h = out.hidden[b_idx, batch.cursor_index[b_idx, m_idx]]  # (N, D) cursor states
+        with torch.no_grad():  # 2. targets from the slow encoder's trunk (pooler is trained)
+            tgt_hidden = model.target_trunk(batch.target_tokens[b_idx, m_idx], skip=False).hidden
+        target = model.pooler(tgt_hidden, batch.target_mask[b_idx, m_idx])  # (N, L)
+        hashes = batch.target_hash[b_idx, m_idx]
+        retrieved, r_mask = simulated_slots(target, hashes, model.config.retrieved_latents, generator)
+        key = model.predict(h, retrieved, r_mask)  # 3. memory-free prediction = the Titans key
+        titans = simulated_titans(key, target, generator) if model.titans is not None else None
+        pred = model.predict(h, retrieved, r_mask, titans) if titans is not None else key
+        nce, acc = info_nce(pred, target, hashes)
+        nce_key, _ = info_nce(key, target, hashes)
+        jepa = 0.5 * (nce + nce_key)
+        cosine = (1.0 - (pred * target).sum(-1)).mean()
+        metrics.update(jepa_acc=float(acc), emb_std=float(target.detach().std(0).mean()),
+                       eff_rank=effective_rank(target.detach()))
+
+    eau = zero
+    if out.complexity is not None:  # 4. EAU: predict how hard the sequence is (its own token loss)
+        difficulty = (per_seq.detach() / (per_seq.detach().mean() * 2.0 + 1e-6)).clamp(0.0, 1.0)
+        eau = F.mse_loss(out.complexity, difficulty)
+        metrics["complexity"] = float(out.complexity.detach().mean())
+
+    total = tok + jepa_weight * jepa + cosine_weight * cosine + eau_weight * eau
+    metrics["ppl"] = math.exp(min(float(tok.detach()), 20.0))
+    return Losses(total, tok, jepa, cosine, eau, metrics)
