@@ -16,6 +16,9 @@ ChunkKind = Literal[
 
 EdgeKind = Literal["imports", "contains", "references", "calls", "type_uses"]
 
+RefKind = Literal["references", "calls", "type_uses"]
+"""How a chunk uses a name: a plain identifier, a call (or `new`, or a JSX element), a type."""
+
 
 @dataclass(frozen=True, slots=True)
 class FileInfo:
@@ -83,6 +86,18 @@ class Edge:
 
 
 @dataclass(frozen=True, slots=True)
+class Reference:
+    """A name used inside a chunk; the code graph resolves it to the chunk(s) defining it."""
+
+    chunk_id: str
+    """`Chunk.chunk_id` of the innermost chunk the name occurs in."""
+    name: str
+    kind: RefKind
+    member: bool = False
+    """True for `obj.name(...)`: the name is a member (a method), not a free identifier."""
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedFile:
     """Everything the indexer derives from one file's content."""
 
@@ -96,6 +111,10 @@ class ParsedFile:
     """Workspace-relative paths this file imports (resolved; unresolved specifiers dropped)."""
     warnings: tuple[str, ...] = ()
     """Non-fatal problems (syntax errors recovered, fallback chunking used)."""
+    specifiers: tuple[str, ...] = ()
+    """Import specifiers as written (`./a`, `@/lib`, `react`), in source order, de-duplicated."""
+    references: tuple[Reference, ...] = ()
+    """Names each chunk uses (identifiers, calls, types), de-duplicated per chunk."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +136,17 @@ class IndexPlan:
     moved: tuple[tuple[str, str], ...] = ()
     """(old_path, new_path) pairs with identical content: re-use everything, encode nothing."""
     touched: tuple[FileInfo, ...] = ()
-    """Same content, new mtime: only the catalog's mtime is refreshed."""
+    """Same content, new stat: only the catalog's size/mtime are refreshed. The new path of every
+    `moved` pair is here too (its stat is refreshed after the rename)."""
     unchanged: int = 0
     skipped: tuple[Skip, ...] = ()
+    generation: int = -1
+    """Catalog generation the plan was computed against (-1: unknown); apply re-plans if it moved."""
+    scope: tuple[str, ...] | None = None
+    """The paths the plan was restricted to (None: the whole workspace), for re-planning."""
+    checked_ns: int = 0
+    """Wall-clock ns (`time.time_ns`) taken before the plan's first stat; stored with the rows so the
+    next plan can tell a racy mtime (see indexer.plan.RACY_WINDOW_NS)."""
 
     @property
     def is_empty(self) -> bool:

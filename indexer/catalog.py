@@ -1,0 +1,568 @@
+"""The SQLite catalog at `<workspace>/.shutka/index.sqlite`: files (with their full text), chunks,
+the names each chunk uses, import specifiers, skipped files and a commit generation.
+
+The same database holds the memory bank's tables (`bank_*`) and the Titans episodic store
+(`titans_*`), so one SQLite transaction changes all three. Every component records its schema in the
+shared `schema_versions(component, version)` table; this one's row is `catalog`, migrated by the
+numbered scripts in MIGRATIONS. WAL mode: readers (other threads, other processes) see the last
+committed generation while a writer works, never a half-applied sync.
+
+Row ids are stable handles: `files.id` and `chunks.id` are AUTOINCREMENT (never re-used) and survive a
+move (a rename updates the path in place), so the bank can key its entries on them.
+
+Cross-file edges (which definition a name resolves to, which file an import reaches) are *not* stored:
+they change whenever another file changes. The catalog stores what each file says about itself
+(`refs`, `imports`); `indexer.graph.SymbolGraph` resolves them in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from indexer.errors import CatalogCorrupt, IndexerError
+from indexer.types import Chunk, ParsedFile, Span
+from indexer.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+CATALOG_FILE = "index.sqlite"
+COMPONENT = "catalog"
+BUSY_TIMEOUT_MS = 30_000
+"""How long a statement waits for another connection's write lock before failing."""
+_CORRUPT_CODES = {getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26)}
+
+SCHEMA_VERSIONS_SQL = """
+CREATE TABLE IF NOT EXISTS schema_versions (
+    component TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+)"""
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: files, chunks, refs, imports, skips, meta
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('generation', '0');
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path TEXT NOT NULL UNIQUE,
+        section TEXT NOT NULL CHECK (section IN ('workspace', 'library')),
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        checked_ns INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        text TEXT NOT NULL,
+        warnings TEXT NOT NULL DEFAULT '',
+        generation INTEGER NOT NULL
+    );
+    CREATE INDEX files_content_hash ON files (content_hash);
+    CREATE INDEX files_generation ON files (generation);
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+        chunk_key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        name TEXT NOT NULL,
+        parent TEXT,
+        start_line INTEGER NOT NULL,
+        end_line INTEGER NOT NULL,
+        start_byte INTEGER NOT NULL,
+        end_byte INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        exported INTEGER NOT NULL
+    );
+    CREATE INDEX chunks_file ON chunks (file_id);
+    CREATE INDEX chunks_name ON chunks (name);
+    CREATE INDEX chunks_content_hash ON chunks (content_hash);
+    CREATE TABLE refs (
+        chunk_id INTEGER NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        member INTEGER NOT NULL,
+        PRIMARY KEY (chunk_id, name, kind, member)
+    ) WITHOUT ROWID;
+    CREATE INDEX refs_name ON refs (name);
+    CREATE TABLE imports (
+        file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        specifier TEXT NOT NULL,
+        PRIMARY KEY (file_id, position)
+    ) WITHOUT ROWID;
+    CREATE TABLE skips (
+        path TEXT PRIMARY KEY,
+        section TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        checked_ns INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        generation INTEGER NOT NULL
+    );
+    """,
+)
+"""Numbered schema scripts: MIGRATIONS[i] takes the catalog from version i to i + 1. Append only."""
+
+SYNC_TEMP_TABLES = """
+CREATE TEMP TABLE IF NOT EXISTS sync_removed_files (file_id INTEGER PRIMARY KEY, path TEXT, content_hash TEXT);
+CREATE TEMP TABLE IF NOT EXISTS sync_removed_chunks (
+    chunk_id INTEGER PRIMARY KEY, file_id INTEGER, path TEXT, chunk_key TEXT, content_hash TEXT);
+CREATE TEMP TABLE IF NOT EXISTS sync_added_files (file_id INTEGER PRIMARY KEY, path TEXT, content_hash TEXT);
+CREATE TEMP TABLE IF NOT EXISTS sync_added_chunks (
+    chunk_id INTEGER PRIMARY KEY, file_id INTEGER, chunk_key TEXT, content_hash TEXT);
+CREATE TEMP TABLE IF NOT EXISTS sync_moved_files (file_id INTEGER PRIMARY KEY, old_path TEXT, new_path TEXT);
+"""
+"""Per-connection scratch tables filled during a write: a sync hook's `write` reads them (same
+connection, same transaction) to learn exactly which rows this commit removed, added or moved."""
+_TEMP_NAMES = ("sync_removed_files", "sync_removed_chunks", "sync_added_files", "sync_added_chunks",
+               "sync_moved_files")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _corrupt_message(path: Path, exc: sqlite3.Error) -> str:
+    return (f"the index at {path} cannot be read ({exc}); delete {path.parent} and re-index "
+            "(`shutka index` rebuilds it)")
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in _CORRUPT_CODES or "not a database" in str(exc)
+
+
+def _guarded(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn SQLite's "corrupt"/"not a database" errors into CatalogCorrupt."""
+
+    @wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if _is_corrupt(exc):
+                catalog = args[0]
+                raise CatalogCorrupt(_corrupt_message(catalog.path, exc)) from exc  # type: ignore[attr-defined]
+            raise
+
+    return wrapper
+
+
+def split_script(script: str) -> list[str]:
+    """The complete SQL statements of a script, in order."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What the catalog knows about one file without its text."""
+
+    file_id: int
+    path: str
+    section: str
+    size: int
+    mtime_ns: int
+    checked_ns: int
+    """Wall-clock ns taken before the stat this row was based on (racy-mtime detection)."""
+    content_hash: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class SkipState:
+    """A file that discovery found but parsing declined (binary, minified, ...), remembered so an
+    unchanged one is not read again by every sync."""
+
+    path: str
+    section: str
+    size: int
+    mtime_ns: int
+    checked_ns: int
+    reason: str
+
+
+class Catalog:
+    """The catalog database; one connection per thread, created on first use."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise IndexerError(f"no index at {self.path}: run `shutka index` on the workspace first")
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self.connection()  # open now so corruption and version problems surface at construction
+
+    @classmethod
+    def open(cls, workspace: Workspace, *, create: bool = True) -> Catalog:
+        """The catalog of `workspace` (creating `.shutka/` when `create`)."""
+        if create:
+            workspace.ensure_state_dir()
+        return cls(workspace.state_dir / CATALOG_FILE, create=create)
+
+    # --- connections ------------------------------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit mode; use `read()`/`write()` for transactions)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise CatalogCorrupt(_corrupt_message(self.path, exc)) from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate(conn)
+            conn.executescript(SYNC_TEMP_TABLES)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if _is_corrupt(exc):
+                raise CatalogCorrupt(_corrupt_message(self.path, exc)) from exc
+            raise
+        except CatalogCorrupt:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute(SCHEMA_VERSIONS_SQL)
+        version = self._version(conn)
+        if version == len(MIGRATIONS):
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._version(conn)  # another process may have migrated meanwhile
+            if version > len(MIGRATIONS):
+                raise CatalogCorrupt(
+                    f"{self.path} has catalog schema v{version}, newer than this Shutka understands "
+                    f"(v{len(MIGRATIONS)}): upgrade Shutka, or delete {self.path.parent} and re-index")
+            for number in range(version, len(MIGRATIONS)):
+                for statement in split_script(MIGRATIONS[number]):
+                    conn.execute(statement)
+                log.info("catalog %s migrated to schema v%d", self.path, number + 1)
+            conn.execute("INSERT INTO schema_versions (component, version) VALUES (?, ?) "
+                         "ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                         (COMPONENT, len(MIGRATIONS)))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT version FROM schema_versions WHERE component = ?", (COMPONENT,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """Close every connection this catalog opened (call when no thread uses it any more)."""
+        with self._all_lock:
+            for conn in self._all:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- transactions -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same committed generation."""
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.DatabaseError as exc:
+            if _is_corrupt(exc):
+                raise CatalogCorrupt(_corrupt_message(self.path, exc)) from exc
+            raise
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[CatalogWriter]:
+        """One write transaction that bumps the generation; commits on success, rolls back on error.
+
+        The caller must hold the workspace's WriterLock (two Shutka writers would otherwise race
+        between planning and writing)."""
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            if _is_corrupt(exc):
+                raise CatalogCorrupt(_corrupt_message(self.path, exc)) from exc
+            raise
+        try:
+            for name in _TEMP_NAMES:
+                conn.execute(f"DELETE FROM temp.{name}")
+            generation = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]) + 1
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
+            yield CatalogWriter(conn, generation)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    @_guarded
+    def generation(self) -> int:
+        """The number of commits so far (0: never synced)."""
+        row = self.connection().execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0])
+
+    @_guarded
+    def meta(self, key: str) -> str | None:
+        row = self.connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    _STATE_COLUMNS = "id, path, section, size, mtime_ns, checked_ns, content_hash, generation"
+
+    @_guarded
+    def file_state(self, path: str) -> FileState | None:
+        row = self.connection().execute(
+            f"SELECT {self._STATE_COLUMNS} FROM files WHERE path = ?", (path,)).fetchone()
+        return None if row is None else FileState(*row)
+
+    @_guarded
+    def file_states(self, prefix: str | None = None) -> dict[str, FileState]:
+        """Every file (or those under the folder `prefix`), by path."""
+        conn = self.connection()
+        if prefix is None:
+            rows = conn.execute(f"SELECT {self._STATE_COLUMNS} FROM files").fetchall()
+        else:
+            folder = prefix.rstrip("/") + "/"
+            rows = conn.execute(f"SELECT {self._STATE_COLUMNS} FROM files WHERE path >= ? AND path < ?",
+                                (folder, folder[:-1] + "0")).fetchall()
+        return {row[1]: FileState(*row) for row in rows}
+
+    @_guarded
+    def skip_states(self, paths: Iterable[str] | None = None, prefix: str | None = None) -> dict[str, SkipState]:
+        """Remembered parse-time skips: all, those at `paths`, or those under the folder `prefix`."""
+        conn = self.connection()
+        columns = "path, section, size, mtime_ns, checked_ns, reason"
+        if prefix is not None:
+            folder = prefix.rstrip("/") + "/"
+            rows = conn.execute(f"SELECT {columns} FROM skips WHERE path >= ? AND path < ?",
+                                (folder, folder[:-1] + "0")).fetchall()
+        elif paths is not None:
+            rows = [row for p in paths
+                    for row in conn.execute(f"SELECT {columns} FROM skips WHERE path = ?", (p,)).fetchall()]
+        else:
+            rows = conn.execute(f"SELECT {columns} FROM skips").fetchall()
+        return {row[0]: SkipState(*row) for row in rows}
+
+    @_guarded
+    def file_text(self, path: str) -> str | None:
+        """The file's full text as indexed (completion reads lines from here, not from the disk)."""
+        row = self.connection().execute("SELECT text FROM files WHERE path = ?", (path,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def lines(self, path: str, start: int = 0, end: int | None = None) -> list[str]:
+        """Lines [start, end) of the indexed text (0-based, no newlines); [] for an unknown path."""
+        text = self.file_text(path)
+        if text is None:
+            return []
+        lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+        return lines[start:end]
+
+    @_guarded
+    def warnings(self, path: str) -> tuple[str, ...]:
+        row = self.connection().execute("SELECT warnings FROM files WHERE path = ?", (path,)).fetchone()
+        return tuple(w for w in (row[0].split("\n") if row else []) if w)
+
+    _CHUNK_SQL = ("SELECT f.path, c.kind, c.symbol, c.start_line, c.end_line, c.start_byte, c.end_byte, "
+                  "c.content_hash, c.parent, c.exported, f.text, c.id FROM chunks c JOIN files f ON f.id = c.file_id")
+
+    @staticmethod
+    def _chunk(row: tuple[object, ...], encoded: dict[str, bytes]) -> Chunk:
+        path, kind, symbol, l0, l1, b0, b1, digest, parent, exported, text, _ = row
+        source = encoded.get(str(path))
+        if source is None:
+            source = encoded[str(path)] = str(text).encode("utf-8")
+        return Chunk(str(path), kind, str(symbol), Span(int(l0), int(l1), int(b0), int(b1)),  # type: ignore[arg-type]
+                     source[int(b0):int(b1)].decode("utf-8"), str(digest),
+                     None if parent is None else str(parent), bool(exported))
+
+    @_guarded
+    def chunks(self, path: str) -> list[Chunk]:
+        """The chunks of one file, in source order, with their text."""
+        rows = self.connection().execute(self._CHUNK_SQL + " WHERE f.path = ? ORDER BY c.start_byte, c.id",
+                                         (path,)).fetchall()
+        encoded: dict[str, bytes] = {}
+        return [self._chunk(row, encoded) for row in rows]
+
+    @_guarded
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        """One chunk by `Chunk.chunk_id`, with its text."""
+        row = self.connection().execute(self._CHUNK_SQL + " WHERE c.chunk_key = ?", (chunk_id,)).fetchone()
+        return None if row is None else self._chunk(row, {})
+
+    @_guarded
+    def chunk_row_id(self, chunk_id: str) -> int | None:
+        """The stable integer id (`chunks.id`) of a chunk, for tables that reference it."""
+        row = self.connection().execute("SELECT id FROM chunks WHERE chunk_key = ?", (chunk_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    @_guarded
+    def chunk_keys(self) -> dict[str, list[tuple[str, str]]]:
+        """(chunk_id, content_hash) of every chunk, grouped by path (for verification)."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for path, key, digest in self.connection().execute(
+                "SELECT f.path, c.chunk_key, c.content_hash FROM chunks c JOIN files f ON f.id = c.file_id"):
+            found.setdefault(path, []).append((key, digest))
+        return found
+
+    @_guarded
+    def counts(self) -> dict[str, int]:
+        """files, library_files, chunks, skips, generation."""
+        conn = self.connection()
+        with self.read():
+            files = conn.execute("SELECT section, COUNT(*) FROM files GROUP BY section").fetchall()
+            by_section = dict(files)
+            return {
+                "files": int(by_section.get("workspace", 0)),
+                "library_files": int(by_section.get("library", 0)),
+                "chunks": int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]),
+                "skips": int(conn.execute("SELECT COUNT(*) FROM skips").fetchone()[0]),
+                "generation": self.generation(),
+            }
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's `quick_check` plus a foreign-key check; [] when the database is sound."""
+        try:
+            conn = self.connection()
+            problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchall() if r[0] != "ok"]
+            problems += [f"foreign key violation in {r[0]} row {r[1]}"
+                         for r in conn.execute("PRAGMA foreign_key_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return problems
+
+
+class CatalogWriter:
+    """The write side of one transaction (see `Catalog.write`); `conn` is shared with sync hooks."""
+
+    def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
+        self.conn = conn
+        self.generation = generation
+        """The generation this transaction commits."""
+        self.chunks_added = 0
+        self.chunks_removed = 0
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def remove(self, path: str) -> bool:
+        """Delete a file's rows (chunks, refs, imports cascade) and its remembered skip; True if it had rows."""
+        conn = self.conn
+        conn.execute("INSERT OR REPLACE INTO temp.sync_removed_chunks "
+                     "SELECT c.id, c.file_id, f.path, c.chunk_key, c.content_hash "
+                     "FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ?", (path,))
+        self.chunks_removed += conn.execute("SELECT changes()").fetchone()[0]
+        conn.execute("INSERT OR REPLACE INTO temp.sync_removed_files "
+                     "SELECT id, path, content_hash FROM files WHERE path = ?", (path,))
+        removed = conn.execute("DELETE FROM files WHERE path = ?", (path,)).rowcount > 0
+        conn.execute("DELETE FROM skips WHERE path = ?", (path,))
+        return removed
+
+    def insert(self, parsed: ParsedFile, checked_ns: int) -> int:
+        """Insert a parsed file (its path must have no rows); returns `files.id`."""
+        conn, info = self.conn, parsed.info
+        file_id = conn.execute(
+            "INSERT INTO files (path, section, size, mtime_ns, checked_ns, content_hash, text, warnings, generation) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (info.path, info.section, info.size, info.mtime_ns, checked_ns, parsed.content_hash, parsed.text,
+             "\n".join(parsed.warnings), self.generation)).fetchone()[0]
+        conn.executemany(
+            "INSERT INTO chunks (file_id, chunk_key, kind, symbol, name, parent, start_line, end_line, "
+            "start_byte, end_byte, content_hash, exported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(file_id, c.chunk_id, c.kind, c.symbol, c.symbol.rsplit(".", 1)[-1], c.parent, c.span.start_line,
+              c.span.end_line, c.span.start_byte, c.span.end_byte, c.content_hash, int(c.exported))
+             for c in parsed.chunks])
+        self.chunks_added += len(parsed.chunks)
+        if parsed.references:
+            ids = dict(conn.execute("SELECT chunk_key, id FROM chunks WHERE file_id = ?", (file_id,)).fetchall())
+            conn.executemany("INSERT OR IGNORE INTO refs (chunk_id, name, kind, member) VALUES (?, ?, ?, ?)",
+                             [(ids[r.chunk_id], r.name, r.kind, int(r.member))
+                              for r in parsed.references if r.chunk_id in ids])
+        conn.executemany("INSERT INTO imports (file_id, position, specifier) VALUES (?, ?, ?)",
+                         [(file_id, i, s) for i, s in enumerate(parsed.specifiers)])
+        conn.execute("INSERT INTO temp.sync_added_files VALUES (?, ?, ?)", (file_id, info.path, parsed.content_hash))
+        conn.execute("INSERT INTO temp.sync_added_chunks SELECT id, file_id, chunk_key, content_hash "
+                     "FROM chunks WHERE file_id = ?", (file_id,))
+        return int(file_id)
+
+    def move(self, old: str, new: str) -> bool:
+        """Rename a file's rows in place (ids, chunks, embeddings keyed on them survive); False if
+        `old` has no rows. Rows already at `new` must have been removed first."""
+        conn = self.conn
+        row = conn.execute("SELECT id FROM files WHERE path = ?", (old,)).fetchone()
+        if row is None:
+            return False
+        file_id = int(row[0])
+        conn.execute("UPDATE files SET path = ?, generation = ? WHERE id = ?", (new, self.generation, file_id))
+        updates = []
+        for chunk_id, kind, symbol, start_line in conn.execute(
+                "SELECT id, kind, symbol, start_line FROM chunks WHERE file_id = ?", (file_id,)).fetchall():
+            if kind == "window" and symbol.startswith(old + ":"):
+                symbol = new + symbol[len(old):]
+            updates.append((f"{new}#{symbol}@{start_line}", symbol, chunk_id))
+        conn.execute("UPDATE chunks SET chunk_key = '~moving~' || id WHERE file_id = ?", (file_id,))
+        conn.executemany("UPDATE chunks SET chunk_key = ?, symbol = ? WHERE id = ?", updates)
+        conn.execute("DELETE FROM skips WHERE path = ?", (new,))
+        conn.execute("INSERT OR REPLACE INTO temp.sync_moved_files VALUES (?, ?, ?)", (file_id, old, new))
+        return True
+
+    def touch(self, path: str, size: int, mtime_ns: int, checked_ns: int) -> None:
+        """Refresh a file's stat (same content)."""
+        self.conn.execute("UPDATE files SET size = ?, mtime_ns = ?, checked_ns = ? WHERE path = ?",
+                          (size, mtime_ns, checked_ns, path))
+
+    def record_skip(self, path: str, section: str, size: int, mtime_ns: int, checked_ns: int, reason: str) -> None:
+        """Remember that parsing declined this file version (its rows, if any, must be removed first)."""
+        self.conn.execute(
+            "INSERT INTO skips (path, section, size, mtime_ns, checked_ns, reason, generation) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET section = excluded.section, "
+            "size = excluded.size, mtime_ns = excluded.mtime_ns, checked_ns = excluded.checked_ns, "
+            "reason = excluded.reason, generation = excluded.generation",
+            (path, section, size, mtime_ns, checked_ns, reason, self.generation))
+
+
+def now_ns() -> int:
+    """Wall-clock nanoseconds (the clock file mtimes are measured on)."""
+    return time.time_ns()

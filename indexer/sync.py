@@ -1,0 +1,218 @@
+"""Applying a plan: parse outside the transaction, commit everything in one, emit the event after.
+
+`Indexer.sync()` is the one path every change takes (a full index, a watcher batch, a command):
+under the workspace's WriterLock it plans, parses the changed files, lets the sync hook do its slow
+work (the assistant encodes), then opens ONE SQLite transaction that removes, inserts, renames and
+touches catalog rows, bumps the generation and hands the same connection to the hook's `write`
+(the bank and the Titans store live in the same database). Only after COMMIT is the IndexEvent built
+and delivered. A process killed at any moment leaves the previous generation or the new one.
+
+Planning happens under the lock, so two processes syncing the same workspace never apply the same
+change twice; `apply()` of a plan made earlier re-plans if the catalog moved on meanwhile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from indexer.catalog import Catalog
+from indexer.chunking import CHUNKER_VERSION, parse_file
+from indexer.config import IndexerConfig
+from indexer.discovery import IgnoreRules
+from indexer.graph import SymbolGraph
+from indexer.locking import WriterLock
+from indexer.plan import plan_changes
+from indexer.reading import REASON_VANISHED
+from indexer.resolve import ImportResolver
+from indexer.types import FileInfo, IndexEvent, IndexPlan, ParsedFile, Skip
+from indexer.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "writer.lock"
+Progress = Callable[[int, int], None]
+"""`progress(done, total)`, called after each file is parsed."""
+
+_CHUNKER_FIELDS = ("extensions", "max_line_chars", "max_chunk_lines", "window_lines", "max_file_bytes")
+_DISCOVERY_FIELDS = ("extensions", "exclude", "default_excludes", "max_file_bytes", "include_dependencies",
+                     "max_dependency_files", "follow_symlinks")
+
+
+class SyncHook(Protocol):
+    """What a consumer of index changes (the assistant's bank) plugs into a sync.
+
+    Inside `write`, the connection's temp tables `sync_removed_files`, `sync_removed_chunks`,
+    `sync_added_files`, `sync_added_chunks` and `sync_moved_files` list exactly what this commit
+    changed (see indexer.catalog.SYNC_TEMP_TABLES)."""
+
+    def prepare(self, parsed: Sequence[ParsedFile], plan: IndexPlan) -> object: ...   # slow work (encoding), outside the transaction
+    def write(self, conn: sqlite3.Connection, prepared: object, plan: IndexPlan) -> dict[str, int]: ...  # inside the transaction; returns counters for IndexEvent.stats
+    def committed(self, event: IndexEvent) -> None: ...   # after commit
+
+
+_locks: dict[Path, WriterLock] = {}
+_locks_guard = threading.Lock()
+
+
+def workspace_lock(workspace: Workspace) -> WriterLock:
+    """The process-wide WriterLock of a workspace. Share it: two WriterLock objects on the same file
+    in one process would block each other (flock is per open file)."""
+    path = workspace.state_dir / LOCK_FILE
+    with _locks_guard:
+        lock = _locks.get(path)
+        if lock is None:
+            lock = _locks[path] = WriterLock(path)
+        return lock
+
+
+def _fingerprint(config: IndexerConfig, fields: Iterable[str], version: int = 0) -> str:
+    data = {name: getattr(config, name) for name in fields}
+    data["version"] = version
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+class Indexer:
+    """Keeps one workspace's catalog in step with its files; see the module docstring."""
+
+    def __init__(self, workspace: Workspace, config: IndexerConfig | None = None, *,
+                 lock: WriterLock | None = None, catalog: Catalog | None = None) -> None:
+        self.workspace = workspace
+        self.config = config or IndexerConfig()
+        self.catalog = catalog or Catalog.open(workspace)
+        self.lock = lock or workspace_lock(workspace)
+        self.rules = IgnoreRules(workspace.root, self.config)
+        self.resolver = ImportResolver(workspace.root)
+        self._chunker_fp = _fingerprint(self.config, _CHUNKER_FIELDS, CHUNKER_VERSION)
+        self._discovery_fp = _fingerprint(self.config, _DISCOVERY_FIELDS)
+        self._graph: SymbolGraph | None = None
+        self._graph_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Indexer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- planning ---------------------------------------------------------------------------------
+
+    def plan(self, paths: Iterable[str] | None = None) -> IndexPlan:
+        """What a sync of the workspace (or of `paths` only) would do. A catalog built with other
+        chunking or discovery settings is planned in full (and re-chunked when chunking changed)."""
+        rechunk = self.catalog.meta("chunker") != self._chunker_fp
+        if paths is not None and (rechunk or self.catalog.meta("discovery") != self._discovery_fp):
+            log.info("index settings changed since the last full sync: planning the whole workspace")
+            paths = None
+        if paths is None:
+            self.resolver.invalidate()
+        return plan_changes(self.workspace.root, self.config, self.catalog, paths, rules=self.rules,
+                            rechunk=rechunk)
+
+    # --- applying ---------------------------------------------------------------------------------
+
+    def sync(self, paths: Iterable[str] | None = None, hook: SyncHook | None = None, started_at: float | None = None,
+             *, progress: Progress | None = None) -> IndexEvent:
+        """Plan and apply under the writer lock; `started_at` (time.monotonic) dates the triggering
+        change for the event's latency. Raises LockBusy when another writer holds the lock for long."""
+        started = time.monotonic() if started_at is None else started_at
+        with self.lock():
+            plan = self.plan(paths)
+            return self._apply_locked(plan, hook, started, progress)
+
+    def apply(self, plan: IndexPlan, hook: SyncHook | None = None, started_at: float | None = None, *,
+              progress: Progress | None = None) -> IndexEvent:
+        """Apply a plan made earlier; if another writer committed since, the plan's scope is re-planned
+        first (under the lock), so nothing is applied twice."""
+        started = time.monotonic() if started_at is None else started_at
+        with self.lock():
+            if plan.generation != self.catalog.generation():
+                log.info("the catalog changed since this plan was made (generation %d, now %d): re-planning",
+                         plan.generation, self.catalog.generation())
+                plan = self.plan(plan.scope)
+            return self._apply_locked(plan, hook, started, progress)
+
+    def _parse(self, files: Sequence[FileInfo], progress: Progress | None
+               ) -> tuple[list[ParsedFile], list[tuple[FileInfo, Skip]], list[str]]:
+        parsed: list[ParsedFile] = []
+        declined: list[tuple[FileInfo, Skip]] = []
+        vanished: list[str] = []
+        for done, info in enumerate(files, 1):
+            result = parse_file(self.workspace, info, config=self.config, resolver=self.resolver)
+            if isinstance(result, ParsedFile):
+                parsed.append(result)
+            elif result.reason == REASON_VANISHED:
+                vanished.append(info.path)
+            else:
+                declined.append((info, result))
+            if progress is not None:
+                progress(done, len(files))
+        return parsed, declined, vanished
+
+    def _needs_commit(self, plan: IndexPlan) -> bool:
+        if not plan.is_empty:
+            return True
+        return plan.scope is None and (self.catalog.meta("chunker") != self._chunker_fp
+                                       or self.catalog.meta("discovery") != self._discovery_fp)
+
+    def _apply_locked(self, plan: IndexPlan, hook: SyncHook | None, started: float,
+                      progress: Progress | None) -> IndexEvent:
+        if not self._needs_commit(plan):
+            return IndexEvent(generation=self.catalog.generation(), skipped=plan.skipped, started_at=started,
+                              committed_at=time.monotonic())
+        parsed, declined, vanished = self._parse(plan.compute, progress)
+        prepared = hook.prepare(parsed, plan) if hook is not None else None
+        removed = list(plan.delete)
+        with self.catalog.write() as tx:
+            for old, new in plan.moved:
+                tx.remove(new)
+                tx.move(old, new)
+            for path in plan.delete:
+                tx.remove(path)
+            for path in vanished:
+                if tx.remove(path):
+                    removed.append(path)
+            for info, skip in declined:
+                if tx.remove(info.path):
+                    removed.append(info.path)
+                tx.record_skip(info.path, info.section, info.size, info.mtime_ns, plan.checked_ns, skip.reason)
+            for result in parsed:
+                tx.remove(result.info.path)
+                tx.insert(result, plan.checked_ns)
+            for info in plan.touched:
+                tx.touch(info.path, info.size, info.mtime_ns, plan.checked_ns)
+            if plan.scope is None:
+                tx.set_meta("chunker", self._chunker_fp)
+                tx.set_meta("discovery", self._discovery_fp)
+            stats = hook.write(tx.conn, prepared, plan) if hook is not None else {}
+        event = IndexEvent(
+            generation=tx.generation, added=tuple(p.info.path for p in parsed), removed=tuple(sorted(removed)),
+            moved=plan.moved, skipped=plan.skipped + tuple(skip for _, skip in declined),
+            chunks_added=tx.chunks_added, chunks_removed=tx.chunks_removed, started_at=started,
+            committed_at=time.monotonic(), stats=dict(stats))
+        log.info("sync generation %d: %d added/changed, %d removed, %d moved, %d touched, %d skipped, "
+                 "%d chunks in, %d out, %.1f ms", event.generation, len(event.added), len(event.removed),
+                 len(event.moved), len(plan.touched), len(event.skipped), event.chunks_added, event.chunks_removed,
+                 event.latency_ms)
+        if hook is not None:
+            hook.committed(event)
+        return event
+
+    # --- graph ------------------------------------------------------------------------------------
+
+    def graph(self) -> SymbolGraph:
+        """The code graph, refreshed to the catalog's current generation (incrementally)."""
+        with self._graph_lock:
+            if self._graph is None:
+                self._graph = SymbolGraph(self.catalog, self.workspace.root)
+            self._graph.refresh()
+            return self._graph
