@@ -1,10 +1,36 @@
-"""Command-line entry (filled in by its issue)."""
+"""`shutka bench`: performance figures, each measured side by side in one run (medians and ratios)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 
 
 @click.group("bench")
 def group() -> None:
-    """Performance figures."""
+    """Performance figures (latency, throughput, memory, quantization speed-up)."""
+
+
+@group.command("model")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Model to measure (default: the bundled checkpoint, else a fresh small model).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="torch threads (set explicitly: the machine is shared).")
+@click.option("--rounds", type=click.IntRange(min=3), default=30, show_default=True)
+@click.option("--memory-batch", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--memory-seq", type=click.IntRange(min=16), default=256, show_default=True)
+@click.option("--json", "as_json", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON here.")
+def model_command(checkpoint: Path | None, threads: int, rounds: int, memory_batch: int, memory_seq: int,
+                  as_json: Path | None) -> None:
+    """int8 vs fp32 latency, gradient-checkpointing memory, block skipping on simple vs complex inputs."""
+    from assistant.checkpoints import bundled_checkpoint
+    from training.bench.model_bench import format_report, run_model_bench
+
+    if checkpoint is None and bundled_checkpoint().is_file():
+        checkpoint = bundled_checkpoint()
+    report = run_model_bench(checkpoint, threads, rounds, memory_batch, memory_seq)
+    click.echo(format_report(report))
+    if as_json:
+        as_json.write_text(json.dumps(report.to_json(), indent=2, default=float))

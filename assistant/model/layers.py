@@ -31,30 +31,27 @@ class RMSNorm(nn.Module):
 
 
 class Rotary(nn.Module):
-    """Rotary position embeddings; tables grow on demand and are not saved."""
+    """Rotary position embeddings as one complex multiply; tables grow on demand and are not saved."""
 
     def __init__(self, head_dim: int, base: float = 10_000.0) -> None:
         super().__init__()
         inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2).float() / head_dim))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
-        self._cos: Tensor | None = None
-        self._sin: Tensor | None = None
+        self._cis: Tensor | None = None
 
-    def tables(self, length: int, device: torch.device) -> tuple[Tensor, Tensor]:
-        if self._cos is None or self._cos.shape[0] < length or self._cos.device != device:
-            t = torch.arange(max(length, 256), device=device, dtype=torch.float32)
-            freqs = torch.outer(t, self.inv_freq.to(device))  # (L, E/2)
-            self._cos, self._sin = freqs.cos(), freqs.sin()
-        return self._cos, self._sin
+    def table(self, length: int, device: torch.device) -> Tensor:
+        if self._cis is None or self._cis.shape[0] < length or self._cis.device != device:
+            t = torch.arange(max(length, 512), device=device, dtype=torch.float32)
+            self._cis = torch.polar(torch.ones(()), torch.outer(t, self.inv_freq.to(device)))  # (L, E/2)
+        return self._cis
 
     def forward(self, x: Tensor, start: int) -> Tensor:
-        """x: (B, H, T, E) at positions start..start+T-1 -> rotated (B, H, T, E)."""
-        T = x.shape[2]
-        cos, sin = self.tables(start + T, x.device)
-        cos, sin = cos[start : start + T].to(x.dtype), sin[start : start + T].to(x.dtype)  # (T, E/2)
-        x1, x2 = x[..., 0::2], x[..., 1::2]
-        out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)  # (B, H, T, E/2, 2)
-        return out.flatten(-2)
+        """x: (B, T, ..., E) at positions start..start+T-1 (time on dim 1) -> rotated, same shape."""
+        T = x.shape[1]
+        cis = self.table(start + T, x.device)[start : start + T]  # (T, E/2)
+        cis = cis.view(1, T, *([1] * (x.ndim - 3)), cis.shape[-1])
+        pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))  # (B, T, ..., E/2)
+        return torch.view_as_real(pairs * cis).flatten(-2).type_as(x)
 
 
 @dataclass
@@ -91,9 +88,10 @@ class Attention(nn.Module):
 
         attn_mask: optional bool (B, 1, T, S), True = may attend (used for padded continuations)."""
         B, T, D = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)  # 3×(B,H,T,E)
+        qkv = self.qkv(x).view(B, T, 3, self.n_heads, self.head_dim)  # (B, T, 3, H, E)
         start = cache.length if cache is not None else 0
-        q, k = self.rotary(q, start), self.rotary(k, start)
+        q, k = self.rotary(qkv[:, :, :2], start).permute(2, 0, 3, 1, 4)  # 2×(B, H, T, E), rotated together
+        v = qkv[:, :, 2].transpose(1, 2)  # (B, H, T, E)
         if cache is not None and index in cache.keys:
             k = torch.cat([cache.keys[index], k], dim=2)  # (B, H, S, E)
             v = torch.cat([cache.values[index], v], dim=2)
