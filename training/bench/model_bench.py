@@ -76,7 +76,7 @@ def _interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int 
 
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def bench_quantization(model: UltraEfficientTextJEPA, report: ModelBenchReport, rounds: int) -> None:
