@@ -275,6 +275,13 @@ def list_entries(conn: sqlite3.Connection, *, file: str | None, kind: str | None
     return [entry_from_row(row) for row in rows]
 
 
+def files(conn: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    """(file, section, entry count) for every file with entries, sorted by file."""
+    return [(r[0], r[1], r[2]) for r in conn.execute(
+        "SELECT file, section, count(*) FROM bank_entries WHERE file IS NOT NULL "
+        "GROUP BY file, section ORDER BY file, section")]
+
+
 def find_by_hash(conn: sqlite3.Connection, hashes: Iterable[str]) -> dict[str, int]:
     """content hash → the lowest live id with that hash."""
     rows = conn.execute("SELECT content_hash, min(id) FROM bank_entries WHERE content_hash IN "

@@ -90,7 +90,7 @@ class BankView:
 
     def _search_generation(self, q: np.ndarray, k: int, kinds: frozenset[str] | None,
                            section: str | None, matches: Matches, matching_ids: MatchingIds) -> Found:
-        """Unfiltered: one FAISS search without the tombstones. Filtered: over-fetch ×4 at a time
+        """Unfiltered: one FAISS search without the tombstones. Filtered: over-fetch (×8 at a time)
         and keep the matches until each query has k (or nothing is left); when the filter is too
         rare for that, search once with a selector of the matching ids."""
         gen = self.generation
@@ -98,14 +98,14 @@ class BankView:
             return [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in range(len(q))]
         if kinds is None and section is None:
             return _rows(*gen.search(q, k, self.selector))
-        fetch = max(4 * k, 64)
+        fetch = max(8 * k, 256)          # a flat scan costs the same for any k: start generous
         while fetch <= FILTER_FETCH_MAX:
             scores, ids = gen.search(q, fetch, self.selector)                   # (Q, F)
             passing = matches(ids) & (ids >= 0)
             exhausted = (ids >= 0).sum(axis=1) < fetch
             if ((passing.sum(axis=1) >= k) | exhausted).all() or fetch >= gen.ntotal:
                 return [(i[m][:k], s[m][:k]) for i, s, m in zip(ids, scores, passing, strict=True)]
-            fetch *= 4
+            fetch *= 8
         return _rows(*gen.search(q, k, matching_ids()))
 
 

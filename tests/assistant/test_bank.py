@@ -166,7 +166,7 @@ def test_vectors_come_back_from_generation_and_delta(bank: MemoryBank, rng: np.r
         bank.vectors([old_ids[4]])
 
 
-@pytest.mark.parametrize("fetch_max", [64, view_module.FILTER_FETCH_MAX])
+@pytest.mark.parametrize("fetch_max", [100, view_module.FILTER_FETCH_MAX])
 @pytest.mark.parametrize("compact", [False, True])
 def test_kind_and_section_filters_are_exact(tmp_path: Path, rng: np.random.Generator, compact: bool,
                                             fetch_max: int, monkeypatch: pytest.MonkeyPatch) -> None:

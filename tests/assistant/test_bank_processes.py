@@ -99,7 +99,7 @@ def test_reader_never_sees_half_a_write(tmp_path: Path) -> None:
     writer = _spawn("batches", str(directory), "150")
     generations: set[int] = set()
     observations = 0
-    with MemoryBank(directory, DIM, read_only=True) as reader:
+    with MemoryBank(directory, DIM, BankConfig(mmap_min_bytes=1), read_only=True) as reader:
         query = np.ones(DIM, np.float32)
         while writer.poll() is None or observations == 0:
             hits = reader.search(query, k=3 * BATCH)[0]
@@ -117,6 +117,7 @@ def test_reader_never_sees_half_a_write(tmp_path: Path) -> None:
         assert [h.text.split("-")[0] for h in reader.search(query, k=1)[0]] == ["b150"]
     assert observations > 20
     assert len(generations) >= 3, f"the reader saw generations {generations}: compactions not picked up"
+    # the reader mapped each generation it used; the writer deleted old files under it meanwhile
 
 
 def _kill_at_random(directory: Path, seed: int, rng: np.random.Generator) -> None:
