@@ -38,6 +38,7 @@ CATALOG_FILE = "index.sqlite"
 COMPONENT = "catalog"
 BUSY_TIMEOUT_MS = 30_000
 """How long a statement waits for another connection's write lock before failing."""
+WAL_RETRY_S = 0.01
 _CORRUPT_CODES = {getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26)}
 
 SCHEMA_VERSIONS_SQL = """
@@ -234,8 +235,7 @@ class Catalog:
             raise CatalogCorrupt(_corrupt_message(self.path, exc)) from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             self._migrate(conn)
@@ -249,6 +249,20 @@ class Catalog:
             conn.close()
             raise
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL (persistent). The switch needs a moment of exclusive access and SQLite does
+        not wait for it with the busy handler, so a concurrent opener retries here."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(WAL_RETRY_S)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute(SCHEMA_VERSIONS_SQL)

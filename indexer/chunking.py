@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import cast
 
 import tree_sitter
@@ -428,21 +428,3 @@ def parse_file(workspace: Workspace, info: FileInfo, data: bytes | None = None, 
     return ParsedFile(info=info, content_hash=content_hash(data), text=decoded.text, chunks=result.chunks,
                       lines=line_targets(info.path, decoded.text), imports=imports, warnings=warnings,
                       specifiers=result.specifiers, references=result.references)
-
-
-def with_path(parsed: ParsedFile, info: FileInfo) -> ParsedFile:
-    """The same parse result under another path (a moved file): chunk ids and window symbols follow."""
-    old = parsed.info.path
-
-    def move(chunk: Chunk) -> Chunk:
-        symbol = chunk.symbol
-        if chunk.kind == "window" and symbol.startswith(old + ":"):
-            symbol = info.path + symbol[len(old):]
-        return replace(chunk, path=info.path, symbol=symbol)
-
-    chunks = tuple(move(c) for c in parsed.chunks)
-    ids = {c.chunk_id: m.chunk_id for c, m in zip(parsed.chunks, chunks, strict=True)}
-    return replace(parsed, info=info, chunks=chunks,
-                   lines=tuple(replace(t, path=info.path) for t in parsed.lines),
-                   references=tuple(replace(r, chunk_id=ids.get(r.chunk_id, r.chunk_id))
-                                    for r in parsed.references))

@@ -237,18 +237,22 @@ class _Walker:
             _record(self.skipped, f"{rel_folder or '.'}/", f"unreadable folder ({exc.strerror or exc})",
                     logging.WARNING)
             return
-        subfolders: list[tuple[Path, str, os.stat_result]] = []
+        subfolders: list[tuple[bool, str, Path, os.stat_result]] = []
         for entry in entries:
             rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
             sub = self._entry(entry, rel, ancestors)
             if sub is not None:
                 subfolders.append(sub)
-        for path, rel, sub_st in subfolders:
+        for _, rel, path, sub_st in sorted(subfolders, key=lambda s: (s[0], s[1])):  # real folders first
+            if (sub_st.st_dev, sub_st.st_ino) in self._visited:
+                _record(self.skipped, rel + "/", "folder already indexed through another path (symlink)",
+                        logging.WARNING)
+                continue
             self._walk(path, rel, sub_st, ancestors)
 
     def _entry(self, entry: os.DirEntry[str], rel: str,
-               ancestors: frozenset[tuple[int, int]]) -> tuple[Path, str, os.stat_result] | None:
-        """Handle one entry; return (path, rel, stat) when it is a folder to enter."""
+               ancestors: frozenset[tuple[int, int]]) -> tuple[bool, str, Path, os.stat_result] | None:
+        """Handle one entry; return (is_link, rel, path, stat) when it is a folder to enter."""
         try:
             is_link = entry.is_symlink()
             st = entry.stat(follow_symlinks=True)
@@ -276,11 +280,7 @@ class _Walker:
                 _record(self.skipped, rel + "/", "symlink loop (leads back to a folder being walked)",
                         logging.WARNING)
                 return None
-            if ident in self._visited:
-                _record(self.skipped, rel + "/", "folder already indexed through another path (symlink)",
-                        logging.WARNING)
-                return None
-            return Path(entry.path), rel, st
+            return is_link, rel, Path(entry.path), st
         if is_link and not self.config.follow_symlinks and entry.name.endswith(self.config.extensions):
             _record(self.skipped, rel, "symlinked file not followed (follow_symlinks = false)", logging.INFO)
             return None

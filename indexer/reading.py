@@ -20,7 +20,7 @@ SNIFF_BYTES = 8192
 """How much of a file the binary sniffing looks at."""
 MAX_CONTROL_RATIO = 0.10
 """Above this share of control characters (besides tab, newlines, form feed) a file is binary."""
-MAX_REPLACEMENT_RATIO = 0.02
+MAX_REPLACEMENT_RATIO = 0.25
 """Invalid UTF-8 is decoded with replacement only while fewer than this share of characters are replaced."""
 REASON_VANISHED = "vanished before it could be read"
 """Skip reason for a file deleted between planning and reading: the sync treats it as a delete."""
