@@ -231,11 +231,14 @@ class MemoryBank:
         state = self._state
         if self.config.auto_save and not state.pending and \
                 len(vectors) + state.view.pending > self.config.compact_after:
-            def bulk(snap: maintenance.Snapshot) -> list[int]:
+            extra = maintenance.NewEntries(list(texts), metas, vectors)
+
+            def build(snap: maintenance.Snapshot) -> maintenance.NextGeneration:
                 state.check_model()
-                return maintenance.compact(state.conn, self.directory, self.config, snap,
-                                           maintenance.NewEntries(list(texts), metas, vectors))
-            return state.new_generation(bulk)
+                return maintenance.build_next(self.directory, self.config, snap, extra)
+
+            return state.new_generation(build, lambda snap, nxt: maintenance.commit_next(state.conn, snap, nxt,
+                                                                                         extra))
         with state.writing() as conn:
             state.check_model()
             ids = store.insert_entries(conn, list(texts), metas, vectors)
@@ -296,19 +299,24 @@ class MemoryBank:
         if state.pending or state.view.pending <= self.config.compact_after:
             return False
 
-        def compact_if_needed(snap: maintenance.Snapshot) -> bool:
+        def build(snap: maintenance.Snapshot) -> maintenance.NextGeneration | None:
             if snap.view.pending <= self.config.compact_after:
-                return False                      # another writer compacted meanwhile
-            maintenance.compact(state.conn, self.directory, self.config, snap)
-            return True
+                return None                       # another writer compacted meanwhile
+            return maintenance.build_next(self.directory, self.config, snap)
 
-        return state.new_generation(compact_if_needed)
+        def commit(snap: maintenance.Snapshot, nxt: maintenance.NextGeneration | None) -> bool:
+            if nxt is not None:
+                maintenance.commit_next(state.conn, snap, nxt)
+            return nxt is not None
+
+        return state.new_generation(build, commit)
 
     def compact(self) -> int:
         """Write the next generation (generation − tombstones + delta) and flip to it in one commit.
-        Returns the new generation number."""
+        Searches from other threads go on while the file is written. Returns the new generation."""
         state = self._state
-        state.new_generation(lambda snap: maintenance.compact(state.conn, self.directory, self.config, snap))
+        state.new_generation(lambda snap: maintenance.build_next(self.directory, self.config, snap),
+                             lambda snap, nxt: maintenance.commit_next(state.conn, snap, nxt))
         return self.generation
 
     def reencode(self, encode: maintenance.Encode, new_digest: str,
@@ -318,14 +326,13 @@ class MemoryBank:
         generation until then. Returns the new generation number."""
         state = self._state
 
-        def write(snap: maintenance.Snapshot) -> int:
+        def write(snap: maintenance.Snapshot, _: None) -> int:
             number = maintenance.reencode(state.conn, self.directory, self.config, dim=self.dim, encode=encode,
-                                          model_digest=new_digest, progress=progress, batch_size=batch_size,
-                                          previous=snap.view.generation)
+                                          model_digest=new_digest, progress=progress, batch_size=batch_size)
             state.caller_digest = new_digest
             return number
 
-        return state.new_generation(write)
+        return state.new_generation(lambda snap: None, write)
 
     # -- staging: bank changes inside the caller's SQLite transaction ---------------------------
 

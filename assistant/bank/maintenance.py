@@ -1,8 +1,9 @@
 """Writing generations and checking the bank: compaction, bulk loads, re-encoding, `check()`.
 
 Every function that writes follows the same order, which is what makes a SIGKILL at any moment
-harmless: build the new index in memory, write `gen-N+1.faiss.tmp`, fsync, rename, then ONE
-SQLite transaction flips `bank_meta.generation` and drops what the new file folded in. Killed
+harmless: build the new index in memory (never by modifying a mapped one), write
+`gen-N+1.faiss.tmp`, fsync, rename, then ONE SQLite transaction flips `bank_meta.generation` and
+drops what the new file folded in. Killed
 before the commit, the old generation stays current and the new file is an orphan that the next
 writer deletes. The caller holds the writer lock throughout.
 """
@@ -20,7 +21,7 @@ import numpy as np
 from assistant.bank import store
 from assistant.bank.types import EntryMeta
 from assistant.bank.vectors import (
-    Generation,
+    WrittenFile,
     build_index,
     file_sha256,
     gen_path,
@@ -62,10 +63,21 @@ def _use_ivf(config: BankConfig, n: int) -> bool:
     return config.index_type == "ivf" and n >= config.ivf_min_vectors
 
 
-def compact(conn: sqlite3.Connection, directory: Path, config: BankConfig, snap: Snapshot,
-            extra: NewEntries | None = None) -> list[int]:
-    """Fold tombstones and the delta (plus `extra` entries, a bulk add) into generation N+1.
-    Returns the ids given to `extra` (empty without it)."""
+@dataclass(frozen=True, slots=True)
+class NextGeneration:
+    """A generation file written and fsynced but not committed yet."""
+
+    number: int
+    written: WrittenFile
+    count: int
+    index_type: str
+    new_ids: list[int]
+
+
+def build_next(directory: Path, config: BankConfig, snap: Snapshot, extra: NewEntries | None = None
+               ) -> NextGeneration:
+    """Write generation N+1 = generation − tombstones + live delta (+ `extra`, a bulk add).
+    The slow half of a compaction: no SQL, so searches go on meanwhile."""
     view, dim = snap.view, snap.meta.dim
     gen_ids, gen_vectors = view.generation.all_vectors()
     keep = ~np.isin(gen_ids, view.tombstones)
@@ -82,24 +94,33 @@ def compact(conn: sqlite3.Connection, directory: Path, config: BankConfig, snap:
     if len(ids) > 1 and not bool((np.diff(ids) > 0).all()):   # usually sorted already: skip the copy
         order = np.argsort(ids, kind="stable")
         ids, vectors = ids[order], vectors[order]
-    number = snap.meta.generation + 1
-    index = build_index(ids, vectors, ivf=_use_ivf(config, len(ids)), previous=view.generation)
+    ivf = _use_ivf(config, len(ids))
+    index = build_index(ids, vectors, ivf=ivf, previous=view.generation)
     del vectors
-    written = write_generation(index, directory, number)
+    number = snap.meta.generation + 1
+    return NextGeneration(number, write_generation(index, directory, number), len(ids),
+                          "ivf" if ivf else "flat", new_ids)
+
+
+def commit_next(conn: sqlite3.Connection, snap: Snapshot, nxt: NextGeneration,
+                extra: NewEntries | None = None) -> list[int]:
+    """The one transaction that makes `nxt` current (inserting `extra`'s entries) and drops the
+    delta rows and tombstones it folded in. Returns the ids given to `extra`."""
     with store.transaction(conn, durable=True):
         if store.read_version(conn) != snap.meta.version:
             raise BankError("the bank changed while a compaction held the writer lock; "
                             "another process writes without the lock")
         if extra is not None:
             given = store.insert_entries(conn, extra.texts, extra.metas, None)
-            assert given == new_ids, "ids moved while the writer lock was held"
-        store.set_generation(conn, number=number, index_type="ivf" if _use_ivf(config, len(ids)) else "flat",
-                             count=len(ids), size=written.size, quick_hash=written.quick_hash,
-                             sha256=written.sha256, model_digest=snap.meta.model_digest, dim=dim)
+            assert given == nxt.new_ids, "ids moved while the writer lock was held"
+        w = nxt.written
+        store.set_generation(conn, number=nxt.number, index_type=nxt.index_type, count=nxt.count,
+                             size=w.size, quick_hash=w.quick_hash, sha256=w.sha256,
+                             model_digest=snap.meta.model_digest, dim=snap.meta.dim)
         store.clear_folded(conn, snap.meta)
     log.info("bank generation %d: %d vectors (%d tombstones and %d delta rows folded, %d added)",
-             number, len(ids), len(view.tombstones), len(view.delta), len(new_ids))
-    return new_ids
+             nxt.number, nxt.count, len(snap.view.tombstones), len(snap.view.delta), len(nxt.new_ids))
+    return nxt.new_ids
 
 
 def _concat(parts: list[np.ndarray]) -> np.ndarray:
@@ -110,7 +131,7 @@ def _concat(parts: list[np.ndarray]) -> np.ndarray:
 
 def reencode(conn: sqlite3.Connection, directory: Path, config: BankConfig, *, dim: int,
              encode: Encode, model_digest: str, progress: Progress | None = None,
-             batch_size: int = 256, previous: Generation | None = None) -> int:
+             batch_size: int = 256) -> int:
     """Encode every entry's text again with `encode` and commit a generation holding all of them,
     with the new digest and dim, in one transaction (delta and tombstones are emptied).
     Does not need the old vectors, so it also repairs a bank whose generation file is damaged.
@@ -135,7 +156,7 @@ def reencode(conn: sqlite3.Connection, directory: Path, config: BankConfig, *, d
             progress(done, total)
     ids, vectors = ids[:done], vectors[:done]
     number = meta.generation + 1
-    index = build_index(ids, vectors, ivf=_use_ivf(config, done), previous=previous)
+    index = build_index(ids, vectors, ivf=_use_ivf(config, done))    # IVF: centroids of the new model
     written = write_generation(index, directory, number)
     with store.transaction(conn, durable=True):
         if store.read_version(conn) != meta.version:

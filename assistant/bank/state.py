@@ -33,6 +33,7 @@ from indexer.locking import WriterLock
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 OPEN_RETRIES = 5
 """Fresh snapshots tried when the generation file a snapshot names was removed meanwhile."""
@@ -238,15 +239,24 @@ class BankState:
         self.read(lambda: None)
         return True
 
-    def new_generation(self, write: Callable[[maintenance.Snapshot], T]) -> T:
-        """Under the lock, with the view current: `write` commits a new generation; then load it
-        and delete the files no reader needs any more."""
+    def new_generation(self, build: Callable[[maintenance.Snapshot], P],
+                       commit: Callable[[maintenance.Snapshot, P], T]) -> T:
+        """Under the writer lock, with the view current: `build` writes the next generation file
+        (without the mutex: nobody else can commit meanwhile, so the view stays as it is and
+        searches go on), then `commit` flips to it in one transaction. Afterwards the view loads
+        it and files no reader needs any more are deleted."""
         if self.pending:
             raise BankError("commit() or rollback() the pending changes first")
         with self.locked():
             with self.mutex:
                 self.read(lambda: None)
-                result = write(self.snapshot())
+                snap = self.snapshot()
+            built = build(snap)
+            with self.mutex:
+                try:
+                    result = commit(snap, built)
+                except sqlite3.Error as exc:
+                    raise store.translate(self.db_path, exc) from exc
                 self.read(lambda: None)
             remove_stale_files(self.directory, self.view.generation.number)
         return result

@@ -4,13 +4,14 @@ vectors, persistence, staging, the model digest, corruption, memory mapping, the
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from assistant.bank import EntryMeta, MemoryBank, content_hash
+from assistant.bank import EntryMeta, MemoryBank, content_hash, maintenance
 from assistant.bank import view as view_module
 from assistant.config import BankConfig
 from assistant.errors import BankCorrupt, BankError, BankLocked, BankModelMismatch
@@ -189,6 +190,32 @@ def test_kind_and_section_filters_are_exact(tmp_path: Path, rng: np.random.Gener
                         {"section": "library"}, {"kinds": "function", "section": "library"},
                         {"kinds": "enum"}):
             assert_matches(bank, mirror, rng, k=8, **filters)
+
+
+def test_searches_go_on_while_a_compaction_writes(bank: MemoryBank, rng: np.random.Generator,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    vectors = rng.standard_normal((30, DIM)).astype(np.float32)
+    ids = bank.add_memory(vectors, texts(30))
+    bank.delete_memory(ids[:3])
+    building, release = threading.Event(), threading.Event()
+    real_build = maintenance.build_next
+
+    def slow_build(*args: object, **kwargs: object) -> maintenance.NextGeneration:
+        building.set()
+        assert release.wait(10)
+        return real_build(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(maintenance, "build_next", slow_build)
+    compaction = threading.Thread(target=bank.compact)
+    compaction.start()
+    try:
+        assert building.wait(10)
+        assert bank.search(vectors[5], k=1)[0][0].id == ids[5]     # not blocked by the compaction
+        assert len(bank) == 27 and bank.generation == 0
+    finally:
+        release.set()
+        compaction.join()
+    assert bank.generation == 1 and len(bank) == 27 and bank.check() == []
 
 
 # -- re-use of vectors, files ---------------------------------------------------------------------
