@@ -28,8 +28,10 @@ from functools import wraps
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from indexer.catalog_writer import CatalogWriter
 from indexer.errors import CatalogCorrupt, IndexerError
-from indexer.types import Chunk, ParsedFile, Span
+from indexer.schema import MIGRATIONS, SCHEMA_VERSIONS_SQL, SYNC_TEMP_TABLES, TEMP_TABLE_NAMES, split_script
+from indexer.types import Chunk, Span
 from indexer.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -40,90 +42,6 @@ BUSY_TIMEOUT_MS = 30_000
 """How long a statement waits for another connection's write lock before failing."""
 WAL_RETRY_S = 0.01
 _CORRUPT_CODES = {getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26)}
-
-SCHEMA_VERSIONS_SQL = """
-CREATE TABLE IF NOT EXISTS schema_versions (
-    component TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-)"""
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: files, chunks, refs, imports, skips, meta
-    """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    INSERT INTO meta (key, value) VALUES ('generation', '0');
-    CREATE TABLE files (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        path TEXT NOT NULL UNIQUE,
-        section TEXT NOT NULL CHECK (section IN ('workspace', 'library')),
-        size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        checked_ns INTEGER NOT NULL,
-        content_hash TEXT NOT NULL,
-        text TEXT NOT NULL,
-        warnings TEXT NOT NULL DEFAULT '',
-        generation INTEGER NOT NULL
-    );
-    CREATE INDEX files_content_hash ON files (content_hash);
-    CREATE INDEX files_generation ON files (generation);
-    CREATE TABLE chunks (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
-        chunk_key TEXT NOT NULL UNIQUE,
-        kind TEXT NOT NULL,
-        symbol TEXT NOT NULL,
-        name TEXT NOT NULL,
-        parent TEXT,
-        start_line INTEGER NOT NULL,
-        end_line INTEGER NOT NULL,
-        start_byte INTEGER NOT NULL,
-        end_byte INTEGER NOT NULL,
-        content_hash TEXT NOT NULL,
-        exported INTEGER NOT NULL
-    );
-    CREATE INDEX chunks_file ON chunks (file_id);
-    CREATE INDEX chunks_name ON chunks (name);
-    CREATE INDEX chunks_content_hash ON chunks (content_hash);
-    CREATE TABLE refs (
-        chunk_id INTEGER NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
-        name TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        member INTEGER NOT NULL,
-        PRIMARY KEY (chunk_id, name, kind, member)
-    ) WITHOUT ROWID;
-    CREATE INDEX refs_name ON refs (name);
-    CREATE TABLE imports (
-        file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
-        position INTEGER NOT NULL,
-        specifier TEXT NOT NULL,
-        PRIMARY KEY (file_id, position)
-    ) WITHOUT ROWID;
-    CREATE TABLE skips (
-        path TEXT PRIMARY KEY,
-        section TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        checked_ns INTEGER NOT NULL,
-        reason TEXT NOT NULL,
-        generation INTEGER NOT NULL
-    );
-    """,
-)
-"""Numbered schema scripts: MIGRATIONS[i] takes the catalog from version i to i + 1. Append only."""
-
-SYNC_TEMP_TABLES = """
-CREATE TEMP TABLE IF NOT EXISTS sync_removed_files (file_id INTEGER PRIMARY KEY, path TEXT, content_hash TEXT);
-CREATE TEMP TABLE IF NOT EXISTS sync_removed_chunks (
-    chunk_id INTEGER PRIMARY KEY, file_id INTEGER, path TEXT, chunk_key TEXT, content_hash TEXT);
-CREATE TEMP TABLE IF NOT EXISTS sync_added_files (file_id INTEGER PRIMARY KEY, path TEXT, content_hash TEXT);
-CREATE TEMP TABLE IF NOT EXISTS sync_added_chunks (
-    chunk_id INTEGER PRIMARY KEY, file_id INTEGER, chunk_key TEXT, content_hash TEXT);
-CREATE TEMP TABLE IF NOT EXISTS sync_moved_files (file_id INTEGER PRIMARY KEY, old_path TEXT, new_path TEXT);
-"""
-"""Per-connection scratch tables filled during a write: a sync hook's `write` reads them (same
-connection, same transaction) to learn exactly which rows this commit removed, added or moved."""
-_TEMP_NAMES = ("sync_removed_files", "sync_removed_chunks", "sync_added_files", "sync_added_chunks",
-               "sync_moved_files")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -152,20 +70,6 @@ def _guarded(method: Callable[P, R]) -> Callable[P, R]:
             raise
 
     return wrapper
-
-
-def split_script(script: str) -> list[str]:
-    """The complete SQL statements of a script, in order."""
-    statements, current = [], ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            if current.strip():
-                statements.append(current.strip())
-            current = ""
-    if current.strip():
-        statements.append(current.strip())
-    return statements
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +243,7 @@ class Catalog:
                 raise CatalogCorrupt(_corrupt_message(self.path, exc)) from exc
             raise
         try:
-            for name in _TEMP_NAMES:
+            for name in TEMP_TABLE_NAMES:
                 conn.execute(f"DELETE FROM temp.{name}")
             generation = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0]) + 1
             conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
@@ -485,96 +389,6 @@ class Catalog:
         except sqlite3.DatabaseError as exc:
             return [str(exc)]
         return problems
-
-
-class CatalogWriter:
-    """The write side of one transaction (see `Catalog.write`); `conn` is shared with sync hooks."""
-
-    def __init__(self, conn: sqlite3.Connection, generation: int) -> None:
-        self.conn = conn
-        self.generation = generation
-        """The generation this transaction commits."""
-        self.chunks_added = 0
-        self.chunks_removed = 0
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
-
-    def remove(self, path: str) -> bool:
-        """Delete a file's rows (chunks, refs, imports cascade) and its remembered skip; True if it had rows."""
-        conn = self.conn
-        conn.execute("INSERT OR REPLACE INTO temp.sync_removed_chunks "
-                     "SELECT c.id, c.file_id, f.path, c.chunk_key, c.content_hash "
-                     "FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path = ?", (path,))
-        self.chunks_removed += conn.execute("SELECT changes()").fetchone()[0]
-        conn.execute("INSERT OR REPLACE INTO temp.sync_removed_files "
-                     "SELECT id, path, content_hash FROM files WHERE path = ?", (path,))
-        removed = conn.execute("DELETE FROM files WHERE path = ?", (path,)).rowcount > 0
-        conn.execute("DELETE FROM skips WHERE path = ?", (path,))
-        return removed
-
-    def insert(self, parsed: ParsedFile, checked_ns: int) -> int:
-        """Insert a parsed file (its path must have no rows); returns `files.id`."""
-        conn, info = self.conn, parsed.info
-        file_id = conn.execute(
-            "INSERT INTO files (path, section, size, mtime_ns, checked_ns, content_hash, text, warnings, generation) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (info.path, info.section, info.size, info.mtime_ns, checked_ns, parsed.content_hash, parsed.text,
-             "\n".join(parsed.warnings), self.generation)).fetchone()[0]
-        conn.executemany(
-            "INSERT INTO chunks (file_id, chunk_key, kind, symbol, name, parent, start_line, end_line, "
-            "start_byte, end_byte, content_hash, exported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(file_id, c.chunk_id, c.kind, c.symbol, c.symbol.rsplit(".", 1)[-1], c.parent, c.span.start_line,
-              c.span.end_line, c.span.start_byte, c.span.end_byte, c.content_hash, int(c.exported))
-             for c in parsed.chunks])
-        self.chunks_added += len(parsed.chunks)
-        if parsed.references:
-            ids = dict(conn.execute("SELECT chunk_key, id FROM chunks WHERE file_id = ?", (file_id,)).fetchall())
-            conn.executemany("INSERT OR IGNORE INTO refs (chunk_id, name, kind, member) VALUES (?, ?, ?, ?)",
-                             [(ids[r.chunk_id], r.name, r.kind, int(r.member))
-                              for r in parsed.references if r.chunk_id in ids])
-        conn.executemany("INSERT INTO imports (file_id, position, specifier) VALUES (?, ?, ?)",
-                         [(file_id, i, s) for i, s in enumerate(parsed.specifiers)])
-        conn.execute("INSERT INTO temp.sync_added_files VALUES (?, ?, ?)", (file_id, info.path, parsed.content_hash))
-        conn.execute("INSERT INTO temp.sync_added_chunks SELECT id, file_id, chunk_key, content_hash "
-                     "FROM chunks WHERE file_id = ?", (file_id,))
-        return int(file_id)
-
-    def move(self, old: str, new: str) -> bool:
-        """Rename a file's rows in place (ids, chunks, embeddings keyed on them survive); False if
-        `old` has no rows. Rows already at `new` must have been removed first."""
-        conn = self.conn
-        row = conn.execute("SELECT id FROM files WHERE path = ?", (old,)).fetchone()
-        if row is None:
-            return False
-        file_id = int(row[0])
-        conn.execute("UPDATE files SET path = ?, generation = ? WHERE id = ?", (new, self.generation, file_id))
-        updates = []
-        for chunk_id, kind, symbol, start_line in conn.execute(
-                "SELECT id, kind, symbol, start_line FROM chunks WHERE file_id = ?", (file_id,)).fetchall():
-            if kind == "window" and symbol.startswith(old + ":"):
-                symbol = new + symbol[len(old):]
-            updates.append((f"{new}#{symbol}@{start_line}", symbol, chunk_id))
-        conn.execute("UPDATE chunks SET chunk_key = '~moving~' || id WHERE file_id = ?", (file_id,))
-        conn.executemany("UPDATE chunks SET chunk_key = ?, symbol = ? WHERE id = ?", updates)
-        conn.execute("DELETE FROM skips WHERE path = ?", (new,))
-        conn.execute("INSERT OR REPLACE INTO temp.sync_moved_files VALUES (?, ?, ?)", (file_id, old, new))
-        return True
-
-    def touch(self, path: str, size: int, mtime_ns: int, checked_ns: int) -> None:
-        """Refresh a file's stat (same content)."""
-        self.conn.execute("UPDATE files SET size = ?, mtime_ns = ?, checked_ns = ? WHERE path = ?",
-                          (size, mtime_ns, checked_ns, path))
-
-    def record_skip(self, path: str, section: str, size: int, mtime_ns: int, checked_ns: int, reason: str) -> None:
-        """Remember that parsing declined this file version (its rows, if any, must be removed first)."""
-        self.conn.execute(
-            "INSERT INTO skips (path, section, size, mtime_ns, checked_ns, reason, generation) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET section = excluded.section, "
-            "size = excluded.size, mtime_ns = excluded.mtime_ns, checked_ns = excluded.checked_ns, "
-            "reason = excluded.reason, generation = excluded.generation",
-            (path, section, size, mtime_ns, checked_ns, reason, self.generation))
 
 
 def now_ns() -> int:

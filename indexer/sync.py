@@ -51,7 +51,7 @@ class SyncHook(Protocol):
 
     Inside `write`, the connection's temp tables `sync_removed_files`, `sync_removed_chunks`,
     `sync_added_files`, `sync_added_chunks` and `sync_moved_files` list exactly what this commit
-    changed (see indexer.catalog.SYNC_TEMP_TABLES)."""
+    changed (see indexer.schema.SYNC_TEMP_TABLES)."""
 
     def prepare(self, parsed: Sequence[ParsedFile], plan: IndexPlan) -> object: ...   # slow work (encoding), outside the transaction
     def write(self, conn: sqlite3.Connection, prepared: object, plan: IndexPlan) -> dict[str, int]: ...  # inside the transaction; returns counters for IndexEvent.stats
@@ -216,3 +216,7 @@ class Indexer:
                 self._graph = SymbolGraph(self.catalog, self.workspace.root)
             self._graph.refresh()
             return self._graph
+
+
+Index = Indexer
+"""The name STYLE.md's layout uses for the same object."""

@@ -48,7 +48,7 @@ def test_nested_gitignore_and_shutkaignore(make_workspace: Callable[..., Workspa
         "main.ts": "", "x.gen.ts": "", "src/keep.gen.ts": "", "src/local.ts": "", "local.ts": "",
         "src/deeper/local.ts": "", "generated/api.ts": "", "fixtures/f.ts": "",
     })
-    with caplog.at_level(logging.INFO, logger="indexer.discovery"):
+    with caplog.at_level(logging.INFO, logger="indexer"):
         found = discover(ws.root, IndexerConfig())
     assert [f.path for f in found.files] == ["generated/api.ts", "local.ts", "main.ts", "src/keep.gen.ts"]
     reasons = {s.path: s.reason for s in found.skipped}
@@ -89,7 +89,7 @@ def test_secrets_are_never_indexed(make_workspace: Callable[..., Workspace],
                                    caplog: pytest.LogCaptureFixture) -> None:
     ws = make_workspace({".env": "TOKEN=x", ".env.ts": "export const TOKEN = 'x';", "keys/server.key.ts": "k",
                          "app.ts": "export const a = 1;"})
-    with caplog.at_level(logging.INFO, logger="indexer.discovery"):
+    with caplog.at_level(logging.INFO, logger="indexer"):
         found = discover(ws.root, IndexerConfig())
     assert [f.path for f in found.files] == ["app.ts"]
     reasons = {s.path: s.reason for s in found.skipped}
@@ -100,7 +100,7 @@ def test_secrets_are_never_indexed(make_workspace: Callable[..., Workspace],
 
 def test_size_limit(make_workspace: Callable[..., Workspace], caplog: pytest.LogCaptureFixture) -> None:
     ws = make_workspace({"big.ts": "x" * 5000, "small.ts": "y"})
-    with caplog.at_level(logging.WARNING, logger="indexer.discovery"):
+    with caplog.at_level(logging.WARNING, logger="indexer"):
         found = discover(ws.root, IndexerConfig(max_file_bytes=1000))
     assert [f.path for f in found.files] == ["small.ts"]
     assert found.skipped == (Skip("big.ts", "too large (5000 bytes > max_file_bytes 1000)"),)
@@ -111,7 +111,7 @@ def test_symlink_loop_is_skipped(make_workspace: Callable[..., Workspace], caplo
     ws = make_workspace({"src/a.ts": "export const a = 1;"})
     (ws.root / "src" / "loop").symlink_to(ws.root / "src", target_is_directory=True)
     (ws.root / "self.ts").symlink_to(ws.root / "self.ts")  # a link to itself: ELOOP on stat
-    with caplog.at_level(logging.WARNING, logger="indexer.discovery"):
+    with caplog.at_level(logging.WARNING, logger="indexer"):
         found = discover(ws.root, IndexerConfig())
     assert [f.path for f in found.files] == ["src/a.ts"]
     reasons = {s.path: s.reason for s in found.skipped}
@@ -136,7 +136,7 @@ def test_dangling_symlink_fifo_and_directory_named_ts(make_workspace: Callable[.
     ws = make_workspace({"ok.ts": "export const ok = 1;", "weird.ts/inner.ts": "export const inner = 2;"})
     (ws.root / "gone.ts").symlink_to(ws.root / "missing.ts")
     os.mkfifo(ws.root / "pipe.ts")
-    with caplog.at_level(logging.WARNING, logger="indexer.discovery"):
+    with caplog.at_level(logging.WARNING, logger="indexer"):
         found = discover(ws.root, IndexerConfig())
     assert [f.path for f in found.files] == ["ok.ts", "weird.ts/inner.ts"]  # a folder named x.ts is a folder
     reasons = {s.path: s.reason for s in found.skipped}
@@ -228,7 +228,7 @@ def test_dependencies_bounded(make_workspace: Callable[..., Workspace], caplog: 
     files |= {f"node_modules/big/t{i:02d}.d.ts": f"export declare const v{i}: {i};\n" for i in range(30)}
     files |= {f"node_modules/small/s{i}.d.ts": f"export declare const s{i}: {i};\n" for i in range(3)}
     ws = make_workspace(files)
-    with caplog.at_level(logging.INFO, logger="indexer.discovery"):
+    with caplog.at_level(logging.INFO, logger="indexer"):
         found = discover_dependencies(ws.root, IndexerConfig(max_dependency_files=10))
     paths = [f.path for f in found.files]
     assert len(paths) == 10
