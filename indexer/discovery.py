@@ -65,7 +65,8 @@ class _Spec:
 class IgnoreRules:
     """Ignore patterns of one workspace, loaded lazily per folder and reloaded when an ignore file changes.
 
-    Thread-safe enough for our use: the cache only ever gains complete entries."""
+    Within one walk (between `refresh()` calls) each folder's ignore files are looked at once. Used by
+    one thread at a time (the Indexer plans under its writer lock)."""
 
     def __init__(self, root: Path, config: IndexerConfig) -> None:
         self.root = root
@@ -75,6 +76,11 @@ class IgnoreRules:
             _Spec("config exclude", "", pathspec.GitIgnoreSpec.from_lines(config.exclude)),
         ]
         self._cache: dict[tuple[str, str], tuple[tuple[int, int] | None, _Spec | None]] = {}
+        self._folder_specs: dict[str, list[_Spec]] = {}
+
+    def refresh(self) -> None:
+        """Look at the ignore files on disk again (call before each walk or plan)."""
+        self._folder_specs.clear()
 
     def _load(self, folder: str, name: str) -> _Spec | None:
         path = self.root / folder / name
@@ -98,14 +104,18 @@ class IgnoreRules:
         return spec
 
     def _specs_for(self, rel: str) -> list[_Spec]:
-        parts = rel.split("/")[:-1]
-        folders = [""] + ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        specs = list(self._base)
-        for name in IGNORE_FILES:
-            for folder in folders:
-                spec = self._load(folder, name)
-                if spec is not None:
-                    specs.append(spec)
+        folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
+        specs = self._folder_specs.get(folder)
+        if specs is None:
+            parts = folder.split("/") if folder else []
+            folders = [""] + ["/".join(parts[: i + 1]) for i in range(len(parts))]
+            specs = list(self._base)
+            for name in IGNORE_FILES:
+                for ancestor in folders:
+                    spec = self._load(ancestor, name)
+                    if spec is not None:
+                        specs.append(spec)
+            self._folder_specs[folder] = specs
         return specs
 
     def explain(self, rel: str, is_dir: bool) -> str | None:
@@ -230,6 +240,7 @@ def discover_workspace(root: Path, config: IndexerConfig, rules: IgnoreRules | N
                        start: str = "") -> Discovery:
     """Walk the workspace (or the folder `start` inside it) and return the workspace-section files."""
     rules = rules or IgnoreRules(root, config)
+    rules.refresh()
     if start:
         reason = rules.explain_path(start, is_dir=True)
         if reason is not None:

@@ -130,6 +130,10 @@ def _add_path(scope: _Scope, root: Path, rel: str, config: IndexerConfig, catalo
         scope.candidates[rel] = info
 
 
+def _is_linked_folder(path: Path) -> bool:
+    return path.is_symlink() and path.is_dir()
+
+
 def _pick(olds: list[str], new: str) -> str:
     """The deleted path to pair with `new`: same file name first, else the first in order."""
     name = posixpath.basename(new)
@@ -206,6 +210,7 @@ def plan_changes(root: Path, config: IndexerConfig, catalog: Catalog, paths: Ite
     `rechunk` puts every file in `compute` (the chunker or its settings changed). Reads the disk and
     the catalog; writes nothing."""
     rules = rules or IgnoreRules(root, config)
+    rules.refresh()
     generation = catalog.generation()
     checked_ns = now_ns()
     scope_paths: tuple[str, ...] | None = None
@@ -213,7 +218,8 @@ def plan_changes(root: Path, config: IndexerConfig, catalog: Catalog, paths: Ite
         scope = _full_scope(root, config, catalog, rules)
     else:
         normalized = {p for p in (normalize(root, raw) for raw in paths) if p is not None}
-        if "" in normalized:
+        if "" in normalized or any(_is_linked_folder(root / rel) for rel in normalized):
+            # a symlinked folder may duplicate or loop into others: only a full walk decides that
             return plan_changes(root, config, catalog, None, rules=rules, rechunk=rechunk)
         scope = _Scope()
         for rel in sorted(normalized):

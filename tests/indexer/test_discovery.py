@@ -70,6 +70,8 @@ def test_ignore_rules_reload_when_the_file_changes(make_workspace: Callable[...,
     rules = IgnoreRules(ws.root, IndexerConfig())
     assert rules.explain("a.ts", False) == "ignored by .gitignore"
     (ws.root / ".gitignore").write_text("b.ts\n# longer so the size changes\n")
+    assert rules.explain("a.ts", False) == "ignored by .gitignore"  # one walk sees one version
+    rules.refresh()
     assert rules.explain("a.ts", False) is None
     assert rules.explain_path("b.ts", False) == "ignored by .gitignore"
 

@@ -190,3 +190,10 @@ def test_changed_settings_replan_and_rechunk_everything(synced: Indexer,
     assert plan.scope is None and len(plan.compute) == 4
     other.apply(plan)
     assert other.plan().is_empty
+
+
+def test_restricted_symlinked_folder_is_planned_in_full(synced: Indexer) -> None:
+    root = synced.workspace.root
+    (root / "alias").symlink_to(root / "src/sub", target_is_directory=True)
+    plan = synced.plan(["alias"])
+    assert plan.scope is None and plan.is_empty  # the full walk sees alias/ duplicates src/sub/
