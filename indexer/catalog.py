@@ -85,6 +85,8 @@ class FileState:
     """Wall-clock ns taken before the stat this row was based on (racy-mtime detection)."""
     content_hash: str
     generation: int
+    chunker: str = ""
+    """Fingerprint of the chunker version and settings that produced the row ('' before schema v2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,7 @@ class SkipState:
     mtime_ns: int
     checked_ns: int
     reason: str
+    chunker: str = ""
 
 
 class Catalog:
@@ -216,8 +219,12 @@ class Catalog:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction: every query inside sees the same committed generation."""
+        """A read transaction: every query inside sees the same committed generation. Inside this
+        thread's open transaction (a sync hook's `write`) it simply joins that transaction."""
         conn = self.connection()
+        if conn.in_transaction:
+            yield conn
+            return
         try:
             conn.execute("BEGIN")
         except sqlite3.DatabaseError as exc:
@@ -267,7 +274,7 @@ class Catalog:
         row = self.connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    _STATE_COLUMNS = "id, path, section, size, mtime_ns, checked_ns, content_hash, generation"
+    _STATE_COLUMNS = "id, path, section, size, mtime_ns, checked_ns, content_hash, generation, chunker"
 
     @_guarded
     def file_state(self, path: str) -> FileState | None:
@@ -291,7 +298,7 @@ class Catalog:
     def skip_states(self, paths: Iterable[str] | None = None, prefix: str | None = None) -> dict[str, SkipState]:
         """Remembered parse-time skips: all, those at `paths`, or those under the folder `prefix`."""
         conn = self.connection()
-        columns = "path, section, size, mtime_ns, checked_ns, reason"
+        columns = "path, section, size, mtime_ns, checked_ns, reason, chunker"
         if prefix is not None:
             folder = prefix.rstrip("/") + "/"
             rows = conn.execute(f"SELECT {columns} FROM skips WHERE path >= ? AND path < ?",

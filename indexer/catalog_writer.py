@@ -35,14 +35,15 @@ class CatalogWriter:
         conn.execute("DELETE FROM skips WHERE path = ?", (path,))
         return removed
 
-    def insert(self, parsed: ParsedFile, checked_ns: int) -> int:
-        """Insert a parsed file (its path must have no rows); returns `files.id`."""
+    def insert(self, parsed: ParsedFile, checked_ns: int, chunker: str = "") -> int:
+        """Insert a parsed file (its path must have no rows); returns `files.id`. `chunker` fingerprints
+        the chunker version and settings that produced it."""
         conn, info = self.conn, parsed.info
         file_id = conn.execute(
-            "INSERT INTO files (path, section, size, mtime_ns, checked_ns, content_hash, text, warnings, generation) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO files (path, section, size, mtime_ns, checked_ns, content_hash, text, warnings, generation, "
+            "chunker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (info.path, info.section, info.size, info.mtime_ns, checked_ns, parsed.content_hash, parsed.text,
-             "\n".join(parsed.warnings), self.generation)).fetchone()[0]
+             "\n".join(parsed.warnings), self.generation, chunker)).fetchone()[0]
         conn.executemany(
             "INSERT INTO chunks (file_id, chunk_key, kind, symbol, name, parent, start_line, end_line, "
             "start_byte, end_byte, content_hash, exported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -88,11 +89,12 @@ class CatalogWriter:
         self.conn.execute("UPDATE files SET size = ?, mtime_ns = ?, checked_ns = ? WHERE path = ?",
                           (size, mtime_ns, checked_ns, path))
 
-    def record_skip(self, path: str, section: str, size: int, mtime_ns: int, checked_ns: int, reason: str) -> None:
+    def record_skip(self, path: str, section: str, size: int, mtime_ns: int, checked_ns: int, reason: str,
+                    chunker: str = "") -> None:
         """Remember that parsing declined this file version (its rows, if any, must be removed first)."""
         self.conn.execute(
-            "INSERT INTO skips (path, section, size, mtime_ns, checked_ns, reason, generation) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET section = excluded.section, "
+            "INSERT INTO skips (path, section, size, mtime_ns, checked_ns, reason, generation, chunker) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET section = excluded.section, "
             "size = excluded.size, mtime_ns = excluded.mtime_ns, checked_ns = excluded.checked_ns, "
-            "reason = excluded.reason, generation = excluded.generation",
-            (path, section, size, mtime_ns, checked_ns, reason, self.generation))
+            "reason = excluded.reason, generation = excluded.generation, chunker = excluded.chunker",
+            (path, section, size, mtime_ns, checked_ns, reason, self.generation, chunker))

@@ -143,7 +143,7 @@ def _pick(olds: list[str], new: str) -> str:
     return olds[0]
 
 
-def _diff(scope: _Scope, root: Path, config: IndexerConfig, checked_ns: int, rechunk: bool) -> tuple[
+def _diff(scope: _Scope, root: Path, config: IndexerConfig, checked_ns: int, chunker: str) -> tuple[
         list[FileInfo], list[str], list[tuple[str, str]], list[FileInfo], int, list[Skip]]:
     compute: list[FileInfo] = []
     touched: list[FileInfo] = []
@@ -153,7 +153,7 @@ def _diff(scope: _Scope, root: Path, config: IndexerConfig, checked_ns: int, rec
     for path in sorted(scope.candidates):
         info = scope.candidates[path]
         state = scope.states.get(path)
-        if state is not None and not rechunk and state.section == info.section:
+        if state is not None and state.chunker == chunker and state.section == info.section:
             if is_clean(state, info):
                 unchanged += 1
                 continue
@@ -168,10 +168,10 @@ def _diff(scope: _Scope, root: Path, config: IndexerConfig, checked_ns: int, rec
             fresh.append((info, digest))
             continue
         if state is not None:
-            compute.append(info)  # re-chunk everything, or a section change
+            compute.append(info)  # chunked by another chunker version or settings, or a section change
             continue
         remembered = scope.skips.get(path)
-        if remembered is not None and not rechunk and is_clean(remembered, info):
+        if remembered is not None and remembered.chunker == chunker and is_clean(remembered, info):
             unchanged += 1
             skipped.append(Skip(path, remembered.reason))
             continue
@@ -182,7 +182,7 @@ def _diff(scope: _Scope, root: Path, config: IndexerConfig, checked_ns: int, rec
     by_hash: dict[tuple[str, str], list[str]] = {}
     for path in deleted:
         state = scope.states.get(path)
-        if state is not None:
+        if state is not None and state.chunker == chunker:  # a move re-uses the rows as they are
             by_hash.setdefault((state.content_hash, state.section), []).append(path)
     for info, digest in fresh:
         if by_hash:
@@ -204,11 +204,11 @@ def _diff(scope: _Scope, root: Path, config: IndexerConfig, checked_ns: int, rec
 
 
 def plan_changes(root: Path, config: IndexerConfig, catalog: Catalog, paths: Iterable[str] | None = None, *,
-                 rules: IgnoreRules | None = None, rechunk: bool = False) -> IndexPlan:
+                 rules: IgnoreRules | None = None, chunker: str = "") -> IndexPlan:
     """What a sync must do to make the catalog match the disk (whole workspace, or only `paths`).
 
-    `rechunk` puts every file in `compute` (the chunker or its settings changed). Reads the disk and
-    the catalog; writes nothing."""
+    `chunker` is the fingerprint of today's chunker and settings: rows made by another are computed
+    again. Reads the disk and the catalog; writes nothing."""
     rules = rules or IgnoreRules(root, config)
     rules.refresh()
     generation = catalog.generation()
@@ -220,14 +220,14 @@ def plan_changes(root: Path, config: IndexerConfig, catalog: Catalog, paths: Ite
         normalized = {p for p in (normalize(root, raw) for raw in paths) if p is not None}
         if "" in normalized or any(_is_linked_folder(root / rel) for rel in normalized):
             # a symlinked folder may duplicate or loop into others: only a full walk decides that
-            return plan_changes(root, config, catalog, None, rules=rules, rechunk=rechunk)
+            return plan_changes(root, config, catalog, None, rules=rules, chunker=chunker)
         scope = _Scope()
         for rel in sorted(normalized):
             if any(part in HARD_EXCLUDES for part in rel.split("/")):
                 continue
             _add_path(scope, root, rel, config, catalog, rules)
         scope_paths = tuple(sorted(normalized))
-    compute, deleted, moved, touched, unchanged, skipped = _diff(scope, root, config, checked_ns, rechunk)
+    compute, deleted, moved, touched, unchanged, skipped = _diff(scope, root, config, checked_ns, chunker)
     return IndexPlan(compute=tuple(compute), delete=tuple(deleted), moved=tuple(moved), touched=tuple(touched),
                      unchanged=unchanged, skipped=tuple(skipped), generation=generation, scope=scope_paths,
                      checked_ns=checked_ns)

@@ -76,6 +76,12 @@ MIGRATIONS: tuple[str, ...] = (
         generation INTEGER NOT NULL
     );
     """,
+    # 2: which chunker (version + settings) produced each row, so a settings change re-chunks file by
+    #    file and a sync committed in batches can stop anywhere without leaving stale chunks behind
+    """
+    ALTER TABLE files ADD COLUMN chunker TEXT NOT NULL DEFAULT '';
+    ALTER TABLE skips ADD COLUMN chunker TEXT NOT NULL DEFAULT '';
+    """,
 )
 """Numbered schema scripts: MIGRATIONS[i] takes the catalog from version i to i + 1. Append only."""
 

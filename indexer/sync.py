@@ -107,16 +107,16 @@ class Indexer:
     # --- planning ---------------------------------------------------------------------------------
 
     def plan(self, paths: Iterable[str] | None = None) -> IndexPlan:
-        """What a sync of the workspace (or of `paths` only) would do. A catalog built with other
-        chunking or discovery settings is planned in full (and re-chunked when chunking changed)."""
-        rechunk = self.catalog.meta("chunker") != self._chunker_fp
-        if paths is not None and (rechunk or self.catalog.meta("discovery") != self._discovery_fp):
-            log.info("index settings changed since the last full sync: planning the whole workspace")
+        """What a sync of the workspace (or of `paths` only) would do. Until a full sync has run with
+        today's discovery settings, every plan is a full one; files chunked by another chunker version
+        or settings are chunked again."""
+        if paths is not None and self.catalog.meta("discovery") != self._discovery_fp:
+            log.info("no full sync with these discovery settings yet: planning the whole workspace")
             paths = None
         if paths is None:
             self.resolver.invalidate()
         return plan_changes(self.workspace.root, self.config, self.catalog, paths, rules=self.rules,
-                            rechunk=rechunk)
+                            chunker=self._chunker_fp)
 
     # --- applying ---------------------------------------------------------------------------------
 
@@ -161,8 +161,7 @@ class Indexer:
     def _needs_commit(self, plan: IndexPlan) -> bool:
         if not plan.is_empty:
             return True
-        return plan.scope is None and (self.catalog.meta("chunker") != self._chunker_fp
-                                       or self.catalog.meta("discovery") != self._discovery_fp)
+        return plan.scope is None and self.catalog.meta("discovery") != self._discovery_fp
 
     def _apply_locked(self, plan: IndexPlan, hook: SyncHook | None, started: float,
                       progress: Progress | None) -> IndexEvent:
@@ -184,14 +183,14 @@ class Indexer:
             for info, skip in declined:
                 if tx.remove(info.path):
                     removed.append(info.path)
-                tx.record_skip(info.path, info.section, info.size, info.mtime_ns, plan.checked_ns, skip.reason)
+                tx.record_skip(info.path, info.section, info.size, info.mtime_ns, plan.checked_ns, skip.reason,
+                               self._chunker_fp)
             for result in parsed:
                 tx.remove(result.info.path)
-                tx.insert(result, plan.checked_ns)
+                tx.insert(result, plan.checked_ns, self._chunker_fp)
             for info in plan.touched:
                 tx.touch(info.path, info.size, info.mtime_ns, plan.checked_ns)
             if plan.scope is None:
-                tx.set_meta("chunker", self._chunker_fp)
                 tx.set_meta("discovery", self._discovery_fp)
             stats = hook.write(tx.conn, prepared, plan) if hook is not None else {}
         event = IndexEvent(

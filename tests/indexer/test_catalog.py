@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from indexer.catalog import CATALOG_FILE, MIGRATIONS, Catalog
+from indexer.catalog import CATALOG_FILE, Catalog
 from indexer.errors import CatalogCorrupt, IndexerError
 from indexer.reading import content_hash
+from indexer.schema import MIGRATIONS, SCHEMA_VERSIONS_SQL
 from indexer.sync import Indexer
 from indexer.types import Chunk, FileInfo, ParsedFile, Span
 from indexer.workspace import Workspace
@@ -50,6 +51,23 @@ def test_other_components_share_schema_versions(make_workspace: Callable[..., Wo
     with Catalog.open(ws) as catalog:
         rows = dict(catalog.connection().execute("SELECT component, version FROM schema_versions").fetchall())
     assert rows == {"bank": 7, "catalog": len(MIGRATIONS)}
+
+
+def test_older_schema_is_migrated(make_workspace: Callable[..., Workspace]) -> None:
+    ws = make_workspace()
+    ws.ensure_state_dir()
+    conn = sqlite3.connect(ws.state_dir / CATALOG_FILE)
+    conn.executescript(SCHEMA_VERSIONS_SQL + ";" + MIGRATIONS[0])
+    conn.execute("INSERT INTO schema_versions VALUES ('catalog', 1)")
+    conn.execute("INSERT INTO files (path, section, size, mtime_ns, checked_ns, content_hash, text, generation) "
+                 "VALUES ('a.ts', 'workspace', 1, 1, 1, 'h', 'x', 1)")
+    conn.commit()
+    conn.close()
+    with Catalog.open(ws) as catalog:
+        assert catalog.connection().execute(
+            "SELECT version FROM schema_versions WHERE component = 'catalog'").fetchone()[0] == len(MIGRATIONS)
+        state = catalog.file_state("a.ts")
+        assert state is not None and state.chunker == ""  # rows from before v2: re-chunked by the next sync
 
 
 def test_newer_schema_is_refused(make_workspace: Callable[..., Workspace]) -> None:

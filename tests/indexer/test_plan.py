@@ -183,13 +183,23 @@ def test_declined_files_are_remembered(synced: Indexer) -> None:
     assert synced.plan().delete == ("src/blob.ts",)  # the remembered skip is dropped too
 
 
-def test_changed_settings_replan_and_rechunk_everything(synced: Indexer,
-                                                        make_indexer: Callable[..., Indexer]) -> None:
+def test_changed_chunking_settings_rechunk_file_by_file(synced: Indexer,
+                                                       make_indexer: Callable[..., Indexer]) -> None:
     other = make_indexer(synced.workspace, max_chunk_lines=50)
     plan = other.plan(["src/a.ts"])
-    assert plan.scope is None and len(plan.compute) == 4
+    assert plan.scope == ("src/a.ts",) and [f.path for f in plan.compute] == ["src/a.ts"]
     other.apply(plan)
+    assert [f.path for f in other.plan().compute] == ["src/b.ts", "src/sub/c.ts", "src/sub/d.ts"]
+    other.sync()
     assert other.plan().is_empty
+
+
+def test_changed_discovery_settings_plan_in_full(synced: Indexer, make_indexer: Callable[..., Indexer]) -> None:
+    other = make_indexer(synced.workspace, exclude=("src/sub/",))
+    plan = other.plan(["src/a.ts"])
+    assert plan.scope is None and plan.delete == ("src/sub/c.ts", "src/sub/d.ts")
+    other.apply(plan)
+    assert other.plan(["src/a.ts"]).scope == ("src/a.ts",)
 
 
 def test_restricted_symlinked_folder_is_planned_in_full(synced: Indexer) -> None:

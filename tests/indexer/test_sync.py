@@ -3,6 +3,7 @@ commit, the hook protocol's order, and no double apply when writers race."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -182,3 +183,20 @@ def test_progress_callback(basic_workspace: Workspace, make_indexer: Callable[..
     seen: list[tuple[int, int]] = []
     make_indexer(basic_workspace).sync(progress=lambda done, total: seen.append((done, total)))
     assert seen == [(i, 5) for i in range(1, 6)]
+
+
+def test_batched_apply_can_stop_anywhere(basic_workspace: Workspace, make_indexer: Callable[..., Indexer]) -> None:
+    """The assistant commits a big first index in batches; stopping after any batch leaves a catalog
+    whose next plan finishes the job (even after a chunker settings change)."""
+    indexer = make_indexer(basic_workspace)
+    indexer.sync()
+    rechunking = make_indexer(basic_workspace, max_chunk_lines=40)
+    plan = rechunking.plan()
+    assert len(plan.compute) == 5
+    first = dataclasses.replace(plan, compute=plan.compute[:2])
+    rechunking.apply(first)  # ... and the process stops here
+    rest = rechunking.plan()
+    assert [f.path for f in rest.compute] == [f.path for f in plan.compute[2:]]
+    rechunking.apply(rest)
+    assert rechunking.plan().is_empty
+    assert verify_catalog(basic_workspace, rechunking.config).ok
