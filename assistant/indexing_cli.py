@@ -1,16 +1,88 @@
-"""Command-line entry (filled in by its issue)."""
+"""`shutka index PATH [--verify]` and `shutka watch PATH`: build, check and follow a workspace's index."""
 
 from __future__ import annotations
 
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
 import click
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                          help="Model that encodes the bank (default: the bundled one).")
 
 
 @click.command("index")
-def index_command() -> None:
-    """Build or update PATH's index."""
-    raise click.ClickException("shutka index is not available yet in this build")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@click.option("--verify", is_flag=True, help="Compare bank and catalog with a fresh chunking of the disk; "
+                                               "exit 1 on any difference.")
+@click.option("--rebuild", is_flag=True, help="Re-encode every bank entry from its stored text first.")
+@CHECKPOINT
+def index_command(path: Path, verify: bool, rebuild: bool, checkpoint: Path | None) -> None:
+    """Build or update PATH's index (catalog + memory bank)."""
+    from tqdm import tqdm
+
+    from assistant.runtime import open_runtime, sync_in_batches
+
+    t0 = time.monotonic()
+    with open_runtime(path, checkpoint=checkpoint, sync=False) as runtime:
+        assistant = runtime.assistant
+        if rebuild:
+            with tqdm(desc="re-encode", unit="entry", file=sys.stderr, leave=False) as bar:
+                assistant.reencode(lambda done, total: (setattr(bar, "total", total), bar.update(done - bar.n)))
+        with tqdm(desc="index", unit="file", file=sys.stderr, leave=False) as bar:
+            def progress(_: str, done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            report = sync_in_batches(assistant, progress)
+        counts = assistant.indexer.catalog.counts()
+        stats = assistant.bank_stats()
+        click.echo(f"indexed {runtime.workspace.root}: {counts.get('files', 0)} files, "
+                   f"{counts.get('chunks', 0)} chunks, {stats.entries} bank entries "
+                   f"({stats.by_kind.get('line', 0)} lines); this run: {report.added} new or changed files, "
+                   f"{report.removed} removed, {report.moved} moved, {report.skipped} skipped, "
+                   f"{report.encoded} encoded, {report.reused} reused, {time.monotonic() - t0:.1f} s")
+        if verify:
+            from assistant.verify import verify_workspace
+
+            result = verify_workspace(assistant)
+            if not result.ok:
+                for line in result.differences:
+                    click.echo(f"DIFF {line}", err=True)
+                raise click.ClickException(f"verify: {len(result.differences)} difference(s) between the "
+                                           "index and the disk")
+            click.echo(f"verify: OK ({result.files} files, {result.chunks} chunks, {result.entries} entries)")
+
 
 @click.command("watch")
-def watch_command() -> None:
-    """Keep PATH's index in sync until interrupted."""
-    raise click.ClickException("shutka watch is not available yet in this build")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@CHECKPOINT
+def watch_command(path: Path, checkpoint: Path | None) -> None:
+    """Keep PATH's index in sync until interrupted; log every sync with its latency."""
+    from assistant.runtime import open_runtime
+    from assistant.types import SyncReport
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def on_sync(report: SyncReport) -> None:
+        click.echo(f"sync generation {report.generation}: +{report.added} -{report.removed} "
+                   f"moved {report.moved} skipped {report.skipped}, encoded {report.encoded}, reused "
+                   f"{report.reused}, {report.latency_ms:.1f} ms from event to commit", err=True)
+
+    with open_runtime(path, checkpoint=checkpoint, sync=True, watch=False) as runtime:
+        runtime.assistant.add_listener(on_sync)
+        runtime.start_watcher()
+        click.echo(f"watching {runtime.workspace.root} (Ctrl-C to stop)", err=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        click.echo("stopped", err=True)

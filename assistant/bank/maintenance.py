@@ -35,8 +35,9 @@ from assistant.errors import BankCorrupt, BankError
 
 log = logging.getLogger(__name__)
 
-Encode = Callable[[list[str]], np.ndarray]
-"""texts (B,) -> embeddings (B, D) float32."""
+Encode = Callable[[list[str], list[str]], np.ndarray]
+"""(texts (B,), kinds (B,)) -> embeddings (B, D) float32. The kind lets the encoder treat
+completion lines and definitions differently."""
 Progress = Callable[[int, int], None]
 """(done, total)."""
 
@@ -141,11 +142,11 @@ def reencode(conn: sqlite3.Connection, directory: Path, config: BankConfig, *, d
     ids = np.empty(total, dtype=np.int64)
     vectors = np.empty((total, dim), dtype=np.float32)
     done = 0
-    cursor = conn.execute("SELECT id, text FROM bank_entries ORDER BY id")
+    cursor = conn.execute("SELECT id, text, kind FROM bank_entries ORDER BY id")
     while rows := cursor.fetchmany(batch_size):
         if done + len(rows) > total:
             raise BankError("the bank changed during re-encoding; another process writes without the lock")
-        embeddings = np.asarray(encode([r[1] for r in rows]), dtype=np.float32)
+        embeddings = np.asarray(encode([r[1] for r in rows], [r[2] for r in rows]), dtype=np.float32)
         if embeddings.shape != (len(rows), dim) or not np.isfinite(embeddings).all():
             raise BankError(f"encode() returned {embeddings.shape} (or non-finite values) for "
                             f"{len(rows)} texts; expected ({len(rows)}, {dim}) finite floats")

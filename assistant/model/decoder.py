@@ -42,6 +42,18 @@ def run_context(trunk: Trunk, head: nn.Module, ids: Sequence[int], skip: bool | 
 
 
 @torch.no_grad()
+def extend(trunk: Trunk, head: nn.Module, ctx: ContextState, ids: Sequence[int]) -> ContextState:
+    """The context followed by `ids` (the cursor's line so far); `ctx` itself is left unchanged."""
+    if not ids:
+        return ctx
+    cache = KVCache(dict(ctx.cache.keys), dict(ctx.cache.values), ctx.cache.length, ctx.cache.skipped)
+    out = trunk(torch.tensor([list(ids)], dtype=torch.long), cache=cache)
+    last = out.hidden[0, -1]
+    logprobs = F.log_softmax(head(last.unsqueeze(0)).float(), dim=-1)[0]
+    return ContextState(cache, last, logprobs, ctx.complexity, ctx.skipped)
+
+
+@torch.no_grad()
 def score_continuations(trunk: Trunk, head: nn.Module, ctx: ContextState,
                         continuations: Sequence[Sequence[int]]) -> tuple[Tensor, Tensor]:
     """Sum of log-probs of each continuation after the context -> (sum (N,), token count (N,)).

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from assistant.config import ModelConfig, TrainingConfig
 from assistant.errors import CheckpointCorrupt, CheckpointMismatch
-from assistant.model.decoder import ContextState, generate, run_context, score_continuations
+from assistant.model.decoder import ContextState, extend, generate, run_context, score_continuations
 from assistant.model.encoder import LatentPooler, SpanEncoder, Trunk
 from assistant.model.memory import EpisodicStore, MemoryState, NeuralMemory, WriteResult
 from assistant.model.predictor import JEPAPredictor
@@ -85,6 +85,10 @@ class UltraEfficientTextJEPA(nn.Module):
     def run_context(self, ids: list[int], skip: bool | None = None) -> ContextState:
         """Run a context once (KV cache, EAU decision) for scoring and generation."""
         return run_context(self.trunk, self.head, ids, skip=skip)
+
+    def extend_context(self, ctx: ContextState, ids: list[int]) -> ContextState:
+        """`ctx` followed by `ids`, without changing `ctx`."""
+        return extend(self.trunk, self.head, ctx, ids)
 
     def score_continuations(self, ctx: ContextState, continuations: list[list[int]]) -> tuple[Tensor, Tensor]:
         """Log-prob sums and lengths of each continuation after `ctx` (one batched pass)."""

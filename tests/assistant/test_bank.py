@@ -391,7 +391,7 @@ def test_model_mismatch_raises_until_reencoded(tmp_path: Path, rng: np.random.Ge
 
     projection = rng.standard_normal((DIM, DIM)).astype(np.float32)
 
-    def encode(batch: list[str]) -> np.ndarray:
+    def encode(batch: list[str], kinds: list[str] | None = None) -> np.ndarray:
         return np.stack([np.random.default_rng(int(t[1:])).standard_normal(DIM) for t in batch]) @ projection
 
     with MemoryBank(path, DIM, model_digest="model-b") as bank, \
@@ -452,7 +452,7 @@ def test_damaged_generation_gives_bank_corrupt_and_rebuild_repairs(
         MemoryBank(tmp_path / "b", DIM)
     assert "Traceback" not in str(info.value) and "faiss::" not in str(info.value)
 
-    def encode(batch: list[str]) -> np.ndarray:
+    def encode(batch: list[str], kinds: list[str] | None = None) -> np.ndarray:
         return np.ones((len(batch), DIM), np.float32)
 
     with MemoryBank.rebuild(tmp_path / "b", DIM, encode, "m") as bank:

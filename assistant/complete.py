@@ -1,0 +1,436 @@
+"""The completion engine: a cursor -> zero or more completions, each with its source and confidence.
+
+    context      the lines before the cursor, what is typed, the BM25 query (assistant.context)
+    candidates   visible lines continuing the typed text, grouped into options (assistant.lexical)
+    model        one pass over the context (EAU may skip blocks); JEPA prediction from the cursor
+                 state with HopRAG latents and the Titans read-out as memory slots
+    retrieval    the predicted latent searched in the bank: more options; every option's latent
+    decoding     the token head scores the best options in one batched pass; a short greedy
+                 continuation joins as a 'generated' option
+    ranking      features -> learned ranker -> calibrated probability (assistant.ranker)
+    gate         shown only above `miras_confidence_threshold`: silence beats a wrong line
+
+Copy first, generate rarely (DESIGN §2). `analyse` exposes every step for `explain`, evaluation
+and ranker training; `complete` is the bounded, fast path the surfaces call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from assistant.bank import MemoryBank
+from assistant.config import CompletionConfig
+from assistant.context import ContextBuilder, CursorContext
+from assistant.encoding import LatentEncoder
+from assistant.features import Option, ablate, group_options, lexical_features, model_features, task_features
+from assistant.hoprag import HopResult, HopRetriever
+from assistant.lexical import Candidate, LineStore, StoredLine, identifiers, normalize
+from assistant.model.jepa import UltraEfficientTextJEPA
+from assistant.ranker import Ranker
+from assistant.sync_hook import LINE_HASH_PREFIX
+from assistant.titans_store import TitansStore
+from assistant.tokenizer import TypeScriptTokenizer
+from assistant.types import Completion, CompletionRequest, CompletionResult, Explanation, ScoredCandidate
+
+log = logging.getLogger(__name__)
+
+CONTEXT_CHARS = 6000
+"""Characters of the prefix tokenized per request (then cut to the model's window)."""
+CURSOR_TOKENS = 48
+"""Room kept in the model window for the cursor line and a candidate."""
+NEAR_LINES = 3
+"""Lines above the cursor whose identifiers seed HopRAG."""
+BANK_HITS = 24
+GENERATE_TOKENS = 8
+MULTILINE_MAX = 12
+LATENT_CACHE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Switches:
+    """Ablations (evaluation flags); all on is the product."""
+
+    hoprag: bool = True
+    titans: bool = True
+    decoding: bool = True
+    latent: bool = True
+    generation: bool = True
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Everything one request went through."""
+
+    ctx: CursorContext
+    options: list[Option]
+    task: np.ndarray
+    probabilities: np.ndarray
+    p_none: float
+    hop: HopResult
+    complexity: float | None = None
+    skipped: bool = False
+    key: np.ndarray | None = None
+    """The memory-free predicted latent (the Titans key for this context)."""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def best(self) -> Option | None:
+        if not self.options:
+            return None
+        return self.options[int(np.argmax(self.probabilities))]
+
+
+class Completer:
+    """One workspace's engine. Thread-safe: model work is serialised by one lock."""
+
+    def __init__(self, model: UltraEfficientTextJEPA, tokenizer: TypeScriptTokenizer, encoder: LatentEncoder,
+                 bank: MemoryBank, lines: LineStore, hops: HopRetriever, ranker: Ranker,
+                 config: CompletionConfig, titans: TitansStore | None = None,
+                 imports_of: Callable[[str], list[str]] | None = None) -> None:
+        self.model, self.tokenizer, self.encoder = model, tokenizer, encoder
+        self.bank, self.lines, self.hops, self.ranker = bank, lines, hops, ranker
+        self.config, self.titans = config, titans
+        self.imports_of = imports_of or (lambda path: [])
+        self.contexts = ContextBuilder()
+        self.switches = Switches(hoprag=config.use_hoprag, titans=config.use_titans and model.titans is not None,
+                                 decoding=config.use_decoding)
+        self._model_lock = threading.RLock()
+        self._latents: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._latents_lock = threading.Lock()
+        self._window = model.config.max_seq_len - CURSOR_TOKENS
+
+    # -- public --------------------------------------------------------------------------------------
+
+    def complete(self, request: CompletionRequest) -> CompletionResult:
+        t0 = time.perf_counter()
+        analysis = self.analyse(request)
+        threshold = self.config.miras_confidence_threshold
+        gate = request.use_gate and self.config.use_gate
+        order = np.argsort(-analysis.probabilities) if analysis.options else []
+        items: list[Completion] = []
+        hidden = 0
+        limit = request.max_items or self.config.max_items
+        for i in order:
+            opt, p = analysis.options[int(i)], float(analysis.probabilities[int(i)])
+            shown = p >= threshold
+            if not shown:
+                hidden += 1
+                if gate:
+                    continue
+            if len(items) < limit:
+                text = self._finish(analysis.ctx, opt, request.multiline)
+                items.append(Completion(text, round(p, 4), opt.source, opt.kind, shown))  # type: ignore[arg-type]
+        latency = (time.perf_counter() - t0) * 1000
+        return CompletionResult(tuple(items), uuid.uuid4().hex[:12], latency, hidden, threshold)
+
+    def explain(self, request: CompletionRequest) -> Explanation:
+        t0 = time.perf_counter()
+        a = self.analyse(request)
+        threshold = self.config.miras_confidence_threshold
+        from assistant.features import FEATURES
+
+        cands = []
+        for i in np.argsort(-a.probabilities) if a.options else []:
+            o, p = a.options[int(i)], float(a.probabilities[int(i)])
+            feats = {name: round(float(v), 4) for name, v in zip(FEATURES, o.features, strict=True) if v}
+            cands.append(ScoredCandidate(o.text, o.source, o.kind, feats, round(float(o.score), 4),  # type: ignore[arg-type]
+                                         round(p, 4), p >= threshold))
+        if not cands:
+            decision = "silent: no visible line continues what is typed"
+        elif cands[0].shown:
+            decision = f"shown: top confidence {cands[0].confidence:.2f} >= threshold {threshold:.2f}"
+        else:
+            decision = f"silent: top confidence {cands[0].confidence:.2f} < threshold {threshold:.2f}"
+        return Explanation(tuple(cands), tuple(a.hop.hops), threshold, decision,
+                           (time.perf_counter() - t0) * 1000, a.complexity, a.skipped)
+
+    # -- the pipeline --------------------------------------------------------------------------------
+
+    def analyse(self, request: CompletionRequest, switches: Switches | None = None) -> Analysis:
+        sw = switches or self.switches
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        fim = self.config.fill_in_middle if request.fill_in_middle is None else request.fill_in_middle
+        ctx = self.contexts.build(request, fim, self.config.max_document_bytes)
+        _, cands = self.lines.candidates(ctx.before, ctx.line_no, ctx.cursor_prefix, limit=4000)
+        self.lines.score_bm25(cands, ctx.query, ctx.path)
+        options = group_options(cands, self.config.max_candidates)
+        timings["lexical"] = _ms(t)
+
+        hop = HopResult()
+        complexity, skipped, key = None, False, None
+        with self._model_lock, torch.inference_mode():
+            previous = torch.get_num_threads()
+            torch.set_num_threads(self.config.num_threads)
+            try:
+                t = time.perf_counter()
+                prefix_ids, cursor_ids = self._context_ids(ctx)
+                state = self.model.run_context(prefix_ids)
+                cursor = self.model.extend_context(state, cursor_ids)
+                complexity, skipped = state.complexity, state.skipped
+                timings["context"] = _ms(t)
+                t = time.perf_counter()
+                if sw.hoprag:
+                    near = identifiers("\n".join(ctx.prefix_text.rsplit("\n", NEAR_LINES + 1)[1:])
+                                       + ctx.cursor_prefix)
+                    hop = self.hops.retrieve(ctx.path, list(dict.fromkeys(near)), None,
+                                             self.config.hoprag_max_hops, self.model.config.retrieved_latents)
+                timings["hoprag"] = _ms(t)
+                t = time.perf_counter()
+                pred, key_t, readout = self._predict(cursor.last_hidden, hop, sw)
+                key = key_t.numpy()
+                options = self._bank_options(pred.numpy(), ctx, options) if sw.latent else options
+                self._attach_latents(options, ctx)
+                if sw.latent:
+                    p = pred.numpy()
+                    for o in options:
+                        if o.latent is not None:
+                            o.features[_LATENT_SIM] = float(o.latent @ p)
+                if sw.titans and readout is not None:
+                    r = readout.numpy()
+                    for o in options:
+                        if o.latent is not None:
+                            o.titans = float(o.latent @ r)
+                timings["latent"] = _ms(t)
+                t = time.perf_counter()
+                if sw.generation and sw.decoding:
+                    gen = self._generate(cursor, ctx)
+                    if gen is not None and all(o.key != gen.key for o in options):
+                        options.append(gen)
+                if sw.decoding:
+                    self._score(state, ctx, options)
+                timings["decoding"] = _ms(t)
+            finally:
+                torch.set_num_threads(previous)
+
+        t = time.perf_counter()
+        imported = frozenset(self.imports_of(ctx.path)) if sw.hoprag else frozenset()
+        lexical_features(options, ctx.path, ctx.line_no, ctx.scope, hop.known, imported, hop.files, identifiers)
+        model_features(options)
+        dropped = tuple(g for g, on in (("hoprag", sw.hoprag), ("titans", sw.titans), ("decoding", sw.decoding),
+                                        ("latent", sw.latent)) if not on)
+        task = task_features(options, ctx.cursor_prefix)
+        feats = np.stack([o.features for o in options]) if options else np.zeros((0, len(options)))
+        if dropped and len(options):
+            feats = ablate(feats, dropped)
+        probs, p_none = self.ranker.probabilities(feats, task) if options else (np.zeros(0), 1.0)
+        scores, _ = self.ranker.scores(feats, task) if options else (np.zeros(0), 0.0)
+        for o, p, s in zip(options, probs, scores, strict=True):
+            o.confidence, o.score = float(p), float(s)
+        timings["rank"] = _ms(t)
+        return Analysis(ctx, options, task, probs, p_none, hop, complexity, skipped, key, timings)
+
+    # -- model steps ---------------------------------------------------------------------------------
+
+    def _context_ids(self, ctx: CursorContext) -> tuple[list[int], list[int]]:
+        """Tokens of the text before the cursor line (up to its last newline) and of '\\n' + the
+        typed part of the line: candidates are scored as '\\n' + line, as the model saw lines."""
+        head = ctx.prefix_text[:-1] if ctx.prefix_text.endswith("\n") else ctx.prefix_text
+        head = head[-CONTEXT_CHARS:]
+        prefix_ids = self.tokenizer.encode(head)[-self._window :] if head else []
+        if ctx.fill_in_middle and ctx.suffix:
+            suffix_ids = self.tokenizer.encode(ctx.suffix[:2000])[: self._window // 3]
+            prefix_ids = [self.tokenizer.fim_prefix_id, *prefix_ids[-(self._window - len(suffix_ids) - 2):],
+                          self.tokenizer.fim_suffix_id, *suffix_ids, self.tokenizer.fim_middle_id]
+        if not prefix_ids:
+            prefix_ids = [self.tokenizer.bos_id]
+        line = ("\n" if head else "") + ctx.cursor_prefix
+        cursor_ids = self.tokenizer.encode(line)[-CURSOR_TOKENS // 2 :] if line else []
+        return prefix_ids, cursor_ids
+
+    def _predict(self, h: torch.Tensor, hop: HopResult, sw: Switches
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        retrieved = None
+        if hop.latents is not None and sw.hoprag:
+            retrieved = torch.from_numpy(hop.latents).float().unsqueeze(0)  # (1, K, L)
+        h1 = h.unsqueeze(0).float()
+        if sw.titans and self.model.titans is not None:
+            final, key, readout = self.model.predict_with_memory(h1, retrieved)
+            return final[0], key[0], None if readout is None else readout[0]
+        pred = self.model.predict(h1, retrieved)[0]
+        return pred, pred, None
+
+    def _bank_options(self, pred: np.ndarray, ctx: CursorContext, options: list[Option]) -> list[Option]:
+        """Lines whose latent is closest to the prediction and that agree with what is typed."""
+        if len(self.bank) == 0:
+            return options
+        typed = ctx.cursor_prefix.lstrip()
+        hits = self.bank.search(pred, BANK_HITS, kinds="line", section="workspace")[0]
+        known = {o.key: o for o in options}
+        for hit in hits:
+            entry = hit.entry
+            if entry.file == ctx.path or not entry.text.startswith(typed):
+                continue
+            cont = entry.text[len(typed) :]
+            key = normalize(cont)
+            if not key:
+                continue
+            if key in known:
+                known[key].from_bank = True
+                continue
+            stored = self._stored_line(entry.file, (entry.start_line or 1) - 1, entry.text)
+            opt = Option(cont, key, [Candidate(stored, cont, 0, 0.0)], from_bank=True)
+            options.append(opt)
+            known[key] = opt
+        return options
+
+    def _stored_line(self, path: str | None, line_no: int, text: str) -> StoredLine:
+        fl = self.lines.file(path or "")
+        if fl is not None:
+            for ln in fl.lines:
+                if ln.line_no == line_no:
+                    return ln
+        return StoredLine(-1, path or "", line_no, text, [], [], {}, 0)
+
+    def _attach_latents(self, options: list[Option], ctx: CursorContext) -> None:
+        """Each option's latent = its best source line's bank vector (encoded here if not banked)."""
+        typed = ctx.cursor_prefix.lstrip()
+        wanted: dict[str, str] = {}
+        for o in options:
+            line = (typed + o.text).strip() if o.kind != "copy" or o.best.level != 0 else o.best.line.text
+            wanted[o.key] = line
+        latents = self.line_latents(list(set(wanted.values())))
+        for o in options:
+            o.latent = latents.get(wanted[o.key])
+
+    def line_latents(self, lines: list[str]) -> dict[str, np.ndarray]:
+        """Latents of stripped lines: from the LRU cache, the bank (by content hash), or encoded now."""
+        import hashlib
+
+        out: dict[str, np.ndarray] = {}
+        missing: list[str] = []
+        with self._latents_lock:
+            for line in lines:
+                v = self._latents.get(line)
+                if v is not None:
+                    out[line] = v
+                else:
+                    missing.append(line)
+        if not missing:
+            return out
+        hashes = {LINE_HASH_PREFIX + hashlib.sha256(line.encode("utf-8")).hexdigest(): line for line in missing}
+        found = self.bank.find_by_hash(hashes) if len(self.bank) else {}
+        if found:
+            ids = list(found.values())
+            for h, v in zip(found, self.bank.vectors(ids), strict=True):
+                out[hashes[h]] = v
+        rest = [line for line in missing if line not in out]
+        if rest:
+            for line, v in zip(rest, self.encoder.encode_lines(rest), strict=True):
+                out[line] = v
+        with self._latents_lock:
+            for line in missing:
+                self._latents[line] = out[line]
+            while len(self._latents) > LATENT_CACHE:
+                self._latents.popitem(last=False)
+        return out
+
+    def _score(self, state, ctx: CursorContext, options: list[Option]) -> None:
+        """Token-head log-probability of '\\n' + typed + option + '\\n' for the best options."""
+        if not options or self.config.scored_candidates == 0:
+            return
+        prelim = sorted(options, key=lambda o: -(max(c.bm25 for c in o.sources) + 2.0 * len(o.sources) ** 0.5
+                                                 + (3.0 if o.kind == "generated" else 0.0)))
+        chosen = prelim[: self.config.scored_candidates]
+        lead = "\n" if state.cache.length > 1 or ctx.prefix_text else ""
+        seqs = [self.tokenizer.encode(lead + ctx.cursor_prefix + o.text + "\n")[:CURSOR_TOKENS * 2] for o in chosen]
+        sums, lengths = self.model.score_continuations(state, seqs)
+        for o, s, n in zip(chosen, sums.tolist(), lengths.tolist(), strict=True):
+            o.lm_sum, o.lm_mean = s, s / max(1, n)
+
+    def _generate(self, cursor, ctx: CursorContext) -> Option | None:
+        """A short greedy continuation of the cursor line (finish an identifier or argument list)."""
+        tokens, mean = self.model.generate(cursor, GENERATE_TOKENS, stop=self._stop_ids())
+        text = self.tokenizer.decode(tokens)
+        text = text.split("\n", 1)[0]
+        key = normalize(text)
+        if not key:
+            return None
+        stored = StoredLine(-1, "", -1, (ctx.cursor_prefix + text).strip(), [], [], {}, 0)
+        opt = Option(text, key, [Candidate(stored, text, 3, 0.0)], kind="generated")
+        opt.lm_mean = mean
+        return opt
+
+    def _stop_ids(self) -> frozenset[int]:
+        cached = getattr(self, "_stops", None)
+        if cached is None:
+            stops = {self.tokenizer.eos_id, *self.tokenizer.special_ids}
+            for tid in range(self.tokenizer.vocab_size):
+                if "\n" in self.tokenizer.token_text(tid):
+                    stops.add(tid)
+            cached = self._stops = frozenset(stops)
+        return cached
+
+    # -- presentation --------------------------------------------------------------------------------
+
+    def _finish(self, ctx: CursorContext, opt: Option, multiline: bool | None) -> str:
+        """The option's text, plus the rest of the block when the completed line opens one."""
+        text = opt.text
+        line = (ctx.cursor_prefix + text).rstrip()
+        opens = line.endswith("{") or line.endswith("(") or line.endswith("[")
+        if multiline is False or (multiline is None and not opens) or opt.kind == "generated":
+            return text
+        src = opt.best.line
+        fl = self.lines.file(src.path) if src.path != ctx.path else ctx.before
+        raw = fl.raw_lines if fl is not None else []
+        if not raw or src.line_no < 0 or src.line_no >= len(raw):
+            return text
+        body = block_after(raw, src.line_no)
+        if not body:
+            return text
+        base = raw[src.line_no][: len(raw[src.line_no]) - len(raw[src.line_no].lstrip())]
+        out = [text]
+        for b in body[:MULTILINE_MAX]:
+            out.append(ctx.indent + b[len(base) :] if b.startswith(base) else ctx.indent + b.lstrip())
+        return "\n".join(out)
+
+    # -- learning from what the user wrote ----------------------------------------------------------------
+
+    def learn(self, request: CompletionRequest, written_line: str) -> tuple[int, float]:
+        """The user finished the cursor's line as `written_line`: write that association into the
+        Titans memory (surprise-gated). -> (episodes kept, surprise)."""
+        if self.titans is None or not written_line.strip():
+            return 0, 0.0
+        ctx = self.contexts.build(request, False, self.config.max_document_bytes)
+        with self._model_lock, torch.inference_mode():
+            prefix_ids, cursor_ids = self._context_ids(ctx)
+            cursor = self.model.extend_context(self.model.run_context(prefix_ids), cursor_ids)
+            key = self.model.predict(cursor.last_hidden.unsqueeze(0).float())
+            value = torch.from_numpy(self.encoder.encode_lines([written_line.strip()]))
+        import hashlib
+
+        h = LINE_HASH_PREFIX + hashlib.sha256(written_line.strip().encode("utf-8")).hexdigest()
+        return self.titans.learn(key, value, [written_line.strip()], [ctx.path], [h])
+
+
+def _depth(line: str) -> int:
+    return sum(1 for ch in line if ch in "{([") - sum(1 for ch in line if ch in "})]")
+
+
+def block_after(raw: list[str], line_no: int) -> list[str]:
+    """Lines after `line_no` up to and including the one that closes the block it opens."""
+    depth = _depth(raw[line_no])
+    out = []
+    for line in raw[line_no + 1 : line_no + 1 + 200]:
+        out.append(line)
+        depth += _depth(line)
+        if depth <= 0:
+            return out
+    return []
+
+
+def _ms(t: float) -> float:
+    return (time.perf_counter() - t) * 1000
+
+
+from assistant.features import INDEX as _INDEX  # noqa: E402
+
+_LATENT_SIM = _INDEX["latent_sim"]

@@ -1,0 +1,237 @@
+"""`open_runtime(workspace)`: load config and checkpoint, open catalog + bank + Titans, sync the
+index, start the watcher, and hand out one `Assistant`. Used by the CLI, the LSP, the API and the TUI.
+
+    with open_runtime("path/to/repo") as runtime:
+        runtime.assistant.complete(CompletionRequest(...))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from assistant.bank import MemoryBank
+from assistant.checkpoints import Checkpoint, load_checkpoint, resolve_checkpoint
+from assistant.complete import Completer
+from assistant.config import BankConfig, CompletionConfig
+from assistant.encoding import LatentEncoder
+from assistant.errors import BankModelMismatch, CheckpointError
+from assistant.hoprag import HopRetriever
+from assistant.lexical import LineStore
+from assistant.ranker import Ranker
+from assistant.service import Assistant, _is_workspace_code
+from assistant.sync_hook import BankSyncHook
+from assistant.titans_store import TitansStore
+from assistant.types import SyncReport
+from indexer.config import IndexerConfig
+from indexer.sync import Indexer
+from indexer.watcher import SyncingWatcher
+from indexer.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "index.sqlite"
+BANK_DIR = "bank"
+RANKER_NAME = "ranker.safetensors"
+INITIAL_BATCH_FILES = 64
+"""The first index commits in batches of this many files: progress survives an interruption,
+and completions improve while the rest is encoded."""
+
+
+@dataclass
+class Runtime:
+    """Everything one open workspace holds; `assistant` is what surfaces use."""
+
+    workspace: Workspace
+    assistant: Assistant
+    checkpoint: Checkpoint
+    indexer_config: IndexerConfig
+    completion_config: CompletionConfig
+    watcher: SyncingWatcher | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+    """Set once the first sync finished (immediately when there was none)."""
+
+    def start_watcher(self) -> None:
+        if self.watcher is None:
+            self.watcher = SyncingWatcher(self.assistant.indexer, self.assistant.hook)
+            self.watcher.start(initial_sync=False)
+
+    def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+        for close in reversed(self.closers):
+            try:
+                close()
+            except Exception:  # shutting down: report every failure, keep closing the rest
+                log.exception("while closing the runtime")
+        self.closers.clear()
+
+
+def load_model(checkpoint: str | os.PathLike[str] | None, quantized: bool) -> tuple[Checkpoint, str]:
+    """The inference model: int8 export (default) or fp32. -> (checkpoint, encoder digest)."""
+    ckpt = load_checkpoint(resolve_checkpoint(checkpoint))
+    model = ckpt.model
+    if quantized and not model.quantized:
+        model = model.export_int8()
+    elif not quantized and model.quantized:
+        model = load_checkpoint(ckpt.path, for_training=True).model.eval()  # type: ignore[arg-type]
+    ckpt.model = model.eval()
+    return ckpt, f"{ckpt.digest}-{'int8' if quantized else 'fp32'}"
+
+
+def load_ranker(workspace: Workspace, checkpoint: Checkpoint) -> Ranker:
+    """The workspace-adapted ranker, else the one shipped beside the checkpoint, else the heuristic."""
+    for path in (workspace.state_dir / RANKER_NAME,
+                 checkpoint.path.with_name(checkpoint.path.stem + ".ranker.safetensors") if checkpoint.path else None):
+        if path is not None and path.is_file():
+            try:
+                return Ranker.load(path)
+            except CheckpointError as exc:
+                log.warning("ignoring ranker %s: %s", path, exc)
+    log.info("no trained ranker found: using the context-similarity heuristic")
+    return Ranker()
+
+
+@contextlib.contextmanager
+def open_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike[str] | None = None,
+                 sync: bool | str = True, watch: bool = False,
+                 completion: dict[str, Any] | None = None, indexer: dict[str, Any] | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> Iterator[Runtime]:
+    """Open a workspace. `sync`: True = index before returning, "background" = index in a thread
+    (completions work meanwhile and improve as batches commit), False = use the index as it is.
+    `completion` / `indexer` override the shutka.toml sections (CLI flags, LSP options)."""
+    runtime = build_runtime(path, checkpoint=checkpoint, completion=completion, indexer=indexer)
+    try:
+        if sync == "background":
+            thread = threading.Thread(target=_initial_sync, args=(runtime, progress), name="shutka-index",
+                                      daemon=True)
+            thread.start()
+        elif sync:
+            _initial_sync(runtime, progress)
+        else:
+            runtime.ready.set()
+        if watch:
+            runtime.start_watcher()
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike[str] | None = None,
+                  completion: dict[str, Any] | None = None, indexer: dict[str, Any] | None = None) -> Runtime:
+    """Everything but syncing and watching (see open_runtime)."""
+    workspace = Workspace(path)
+    indexer_config = workspace.section("indexer", IndexerConfig, indexer)
+    completion_config = workspace.section("completion", CompletionConfig, completion)
+    bank_config = workspace.section("bank", BankConfig)
+    torch.set_num_threads(completion_config.num_threads)
+    ckpt, digest = load_model(checkpoint, completion_config.quantized)
+    state = workspace.ensure_state_dir()
+    closers: list[Callable[[], None]] = []
+    idx = Indexer(workspace, indexer_config)
+    closers.append(idx.close)
+    encoder = LatentEncoder(ckpt.model, ckpt.tokenizer, digest, completion_config.num_threads)
+    db = state / DB_NAME
+    bank = MemoryBank(state / BANK_DIR, encoder.dim, bank_config, db_path=db, lock=idx.lock, model_digest=digest)
+    closers.append(bank.close)
+    if bank.model_digest not in (None, digest) and len(bank):
+        log.warning("the bank was encoded by another model (%s); re-encoding %d entries with %s",
+                    bank.model_digest, len(bank), digest)
+        bank.reencode(encoder.encode_entries, digest)
+    titans = TitansStore(db, state, ckpt.model) if ckpt.model.titans is not None else None
+    if titans is not None:
+        closers.append(titans.close)
+        closers.insert(0, lambda: titans.save())
+    hook = BankSyncHook(bank, encoder, titans)
+    lines = LineStore()
+    hops = HopRetriever(idx.graph, bank)
+    ranker = load_ranker(workspace, ckpt)
+    completer = Completer(ckpt.model, ckpt.tokenizer, encoder, bank, lines, hops, ranker, completion_config,
+                          titans, imports_of=lambda p: idx.graph().imports_of(p))
+    name = ckpt.path.name if ckpt.path else "model"
+    assistant = Assistant(workspace, idx, bank, encoder, completer, hook, lines, titans, name)
+    _load_lines(idx, lines)
+    return Runtime(workspace, assistant, ckpt, indexer_config, completion_config, closers=closers)
+
+
+def _load_lines(idx: Indexer, lines: LineStore) -> None:
+    """Fill the line store from the catalog (what the last session indexed)."""
+    for path, state in idx.catalog.file_states().items():
+        if state.section == "workspace" and _is_workspace_code(path):
+            text = idx.catalog.file_text(path)
+            if text is not None:
+                lines.set_file(path, text)
+
+
+def _initial_sync(runtime: Runtime, progress: Callable[[str, int, int], None] | None) -> SyncReport | None:
+    """Index everything that changed, committing in batches of files."""
+    assistant = runtime.assistant
+    report = None
+    try:
+        report = sync_in_batches(assistant, progress)
+    except BankModelMismatch:
+        raise
+    except Exception:  # background thread: a failure is logged and the workspace stays usable
+        log.exception("indexing %s failed", runtime.workspace.root)
+        if threading.current_thread() is threading.main_thread():
+            raise
+    finally:
+        runtime.ready.set()
+    return report
+
+
+def sync_in_batches(assistant: Assistant, progress: Callable[[str, int, int], None] | None = None,
+                    batch_files: int = INITIAL_BATCH_FILES) -> SyncReport:
+    """A full sync whose new files are parsed, encoded and committed `batch_files` at a time."""
+    idx = assistant.indexer
+    started = time.monotonic()
+    totals = {"added": 0, "removed": 0, "moved": 0, "skipped": 0, "encoded": 0, "reused": 0}
+    assistant.indexing = True
+    try:
+        with idx.lock(timeout=None):
+            plan = idx.plan()
+            total = len(plan.compute)
+            done = 0
+            first = True
+            while True:
+                batch = plan.compute[:batch_files]
+                sub = replace(plan, compute=batch, generation=idx.catalog.generation())
+                if not first:
+                    sub = replace(sub, delete=(), moved=(), touched=(), skipped=())
+                if sub.is_empty and not first:
+                    break
+                event = idx.apply(sub, assistant.hook, started)
+                first = False
+                for key in ("added", "removed", "moved", "skipped"):
+                    totals[key] += len(getattr(event, key))
+                totals["encoded"] += event.stats.get("encoded", 0)
+                totals["reused"] += event.stats.get("reused", 0)
+                done += len(batch)
+                if progress:
+                    progress("index", done, total)
+                plan = replace(plan, compute=plan.compute[batch_files:])
+                if not plan.compute:
+                    break
+            generation = idx.catalog.generation()
+    finally:
+        assistant.indexing = False
+    assistant.bank.maybe_compact()
+    report = SyncReport(generation, totals["added"], totals["removed"], totals["moved"], totals["skipped"],
+                        totals["encoded"], totals["reused"], (time.monotonic() - started) * 1000)
+    assistant.last_sync = report
+    return report
+
+
+def state_path(workspace: Workspace, name: str) -> Path:
+    return workspace.state_dir / name

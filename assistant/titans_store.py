@@ -1,0 +1,218 @@
+"""The workspace's Titans memory: episodes in SQLite (beside the catalog and the bank, so deleting
+code deletes its episodes in the same commit), the memory weights in `.shutka/titans/`.
+
+An episode is one surprising association the memory was written with: key (context latent),
+value (latent of the line that followed), the line's text and file, its surprise and how often
+it was recalled. The model's in-memory `EpisodicStore` mirrors the table (source id = row id).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from assistant.errors import AssistantError
+from assistant.model.jepa import UltraEfficientTextJEPA
+from assistant.model.memory import EpisodicStore
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS titans_episodes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file TEXT,
+    content_hash TEXT,
+    text TEXT NOT NULL,
+    surprise REAL NOT NULL,
+    access INTEGER NOT NULL DEFAULT 0,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS titans_episodes_file ON titans_episodes(file);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    id: int
+    file: str | None
+    text: str
+    surprise: float
+    access: int
+    added_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TitansStats:
+    episodes: int
+    capacity: int
+    writes: int
+    surprise_histogram: list[tuple[float, float, int]]
+    """(low, high, count) bins of episode surprise."""
+    most_accessed: list[Episode]
+    least_accessed: list[Episode]
+
+
+class TitansStore:
+    """Persistence and bookkeeping of one workspace's Titans memory around a loaded model."""
+
+    def __init__(self, db_path: Path, state_dir: Path, model: UltraEfficientTextJEPA) -> None:
+        if model.titans is None:
+            raise AssistantError("the loaded model has no Titans memory (use_titans=False)")
+        self.db_path, self.state_dir, self.model = db_path, state_dir, model
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(db_path, check_same_thread=False, timeout=30.0, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        with self._lock:
+            self._conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+            self._conn.execute("INSERT OR IGNORE INTO schema_versions VALUES ('titans', ?)", (SCHEMA_VERSION,))
+        self.weights_path = state_dir / "titans" / "workspace_titans.pt"
+        if self.weights_path.is_file():
+            try:
+                model.load_titans_memory(self.weights_path)
+            except AssistantError as exc:
+                log.warning("ignoring the saved Titans memory %s: %s", self.weights_path, exc)
+        self.refresh()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- staging inside the sync transaction ------------------------------------------------------------
+
+    @staticmethod
+    def stage_delete_file(conn: sqlite3.Connection, path: str) -> int:
+        return conn.execute("DELETE FROM titans_episodes WHERE file = ?", (path,)).rowcount
+
+    @staticmethod
+    def stage_rename_file(conn: sqlite3.Connection, old: str, new: str) -> int:
+        return conn.execute("UPDATE titans_episodes SET file = ? WHERE file = ?", (new, old)).rowcount
+
+    @staticmethod
+    def stage_prune_file(conn: sqlite3.Connection, path: str, keep_hashes: Iterable[str]) -> int:
+        """Drop episodes of `path` whose line is no longer in the file's new version."""
+        keep = set(keep_hashes)
+        rows = conn.execute("SELECT id, content_hash FROM titans_episodes WHERE file = ?", (path,)).fetchall()
+        gone = [(i,) for i, h in rows if h not in keep]
+        conn.executemany("DELETE FROM titans_episodes WHERE id = ?", gone)
+        return len(gone)
+
+    # -- the in-memory mirror ---------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Make the model's episodic store match the table (after a commit, or another process)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, surprise, access, key, value FROM titans_episodes ORDER BY id").fetchall()
+        dim = self.model.config.latent_dim
+        store = EpisodicStore(dim, self.model.config.titans_capacity)
+        if rows:
+            ids = torch.tensor([r[0] for r in rows], dtype=torch.long)
+            keys = torch.from_numpy(np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows]))
+            values = torch.from_numpy(np.stack([np.frombuffer(r[4], dtype=np.float32) for r in rows]))
+            store.add(keys, values, torch.tensor([r[1] for r in rows]), ids)
+            store.access = torch.tensor([r[2] for r in rows], dtype=torch.long)[: len(store)]
+        self.model.episodic = store
+
+    # -- writes -----------------------------------------------------------------------------------------
+
+    def learn(self, keys: torch.Tensor, values: torch.Tensor, texts: list[str], files: list[str | None],
+              hashes: list[str | None]) -> tuple[int, float]:
+        """Write associations (N, L) into the memory; keep the surprising ones as episodes.
+
+        -> (episodes kept, mean surprise before the write)."""
+        if len(texts) == 0:
+            return 0, 0.0
+        with self._lock:
+            surprise = self.model.titans_surprise(keys, values)
+            result = self.model.titans_write(keys, values, None)
+            keep = surprise >= self.model.config.titans_surprise_threshold
+            kept = 0
+            if bool(result.written[0]) and bool(keep.any()):
+                now = time.time()
+                self._conn.execute("BEGIN IMMEDIATE")
+                for i in keep.nonzero().flatten().tolist():
+                    self._conn.execute(
+                        "INSERT INTO titans_episodes (file, content_hash, text, surprise, access, key, value, "
+                        "added_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                        (files[i], hashes[i], texts[i], float(surprise[i]),
+                         keys[i].float().numpy().tobytes(), values[i].float().numpy().tobytes(), now))
+                    kept += 1
+                self._trim()
+                self._conn.execute("COMMIT")
+                self.refresh()
+            return kept, float(surprise.mean())
+
+    def _trim(self) -> None:
+        capacity = self.model.config.titans_capacity
+        (count,) = self._conn.execute("SELECT COUNT(*) FROM titans_episodes").fetchone()
+        if count > capacity:
+            self._conn.execute("DELETE FROM titans_episodes WHERE id IN (SELECT id FROM titans_episodes "
+                               "ORDER BY access ASC, id ASC LIMIT ?)", (count - capacity,))
+
+    def touch(self, episode_ids: Iterable[int]) -> None:
+        """Count a recall of these episodes (they answered a read)."""
+        ids = [(int(i),) for i in episode_ids]
+        if ids:
+            with self._lock:
+                self._conn.executemany("UPDATE titans_episodes SET access = access + 1 WHERE id = ?", ids)
+
+    def forget(self, n: int) -> int:
+        """Drop the n least-accessed episodes (oldest first among equals)."""
+        with self._lock:
+            cur = self._conn.execute("DELETE FROM titans_episodes WHERE id IN (SELECT id FROM titans_episodes "
+                                     "ORDER BY access ASC, id ASC LIMIT ?)", (max(0, int(n)),))
+            self.refresh()
+            return cur.rowcount
+
+    def save(self, path: Path | None = None) -> Path:
+        """Memory weights + episodic tensors (safetensors, tensors only)."""
+        with self._lock:
+            return self.model.save_titans_memory(path or self.weights_path)
+
+    def load(self, path: Path) -> None:
+        """Load weights and episodes saved by `save`; episodes unknown to this workspace are dropped."""
+        with self._lock:
+            self.model.load_titans_memory(path)
+            ids = self.model.episodic.source_ids.tolist()
+            if ids:
+                marks = ",".join("?" * len(ids))
+                self._conn.execute(f"DELETE FROM titans_episodes WHERE id NOT IN ({marks})", ids)
+            self.refresh()
+
+    # -- reading for surfaces ---------------------------------------------------------------------------
+
+    def texts(self, ids: Iterable[int]) -> dict[int, str]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._conn.execute(f"SELECT id, text FROM titans_episodes WHERE id IN ({marks})", ids)
+            return dict(rows.fetchall())
+
+    def stats(self, bins: int = 10, top: int = 5) -> TitansStats:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, file, text, surprise, access, added_at FROM titans_episodes").fetchall()
+        episodes = [Episode(*r) for r in rows]
+        hist: list[tuple[float, float, int]] = []
+        if episodes:
+            s = np.array([e.surprise for e in episodes])
+            counts, edges = np.histogram(s, bins=bins)
+            hist = [(float(edges[i]), float(edges[i + 1]), int(counts[i])) for i in range(len(counts))]
+        by_access = sorted(episodes, key=lambda e: (e.access, e.id))
+        writes = int(self.model.titans_state.writes.sum()) if self.model.titans_state is not None else 0
+        return TitansStats(len(episodes), self.model.config.titans_capacity, writes, hist,
+                           list(reversed(by_access[-top:])), by_access[:top])

@@ -1,0 +1,69 @@
+"""`shutka index --verify`: the bank against the catalog, the catalog against a fresh chunking of the
+disk, and the bank's own invariants. Zero differences means the index is exactly the disk."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from assistant.service import Assistant
+from assistant.sync_hook import LINE_HASH_PREFIX, SPAN_HASH_PREFIX, suppressed_keys
+from indexer.chunking import line_targets
+from indexer.verify import verify_catalog
+
+MAX_LISTED = 5
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceVerifyReport:
+    differences: tuple[str, ...]
+    files: int
+    chunks: int
+    entries: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+def expected_entries(assistant: Assistant) -> Counter:
+    """(file, kind, content hash, start line) of every bank entry the catalog implies."""
+    catalog = assistant.indexer.catalog
+    states = catalog.file_states()
+    suppressed = suppressed_keys(assistant.bank.db_path, list(states))
+    want: Counter = Counter()
+    for path, state in states.items():
+        if state.section == "workspace":
+            text = catalog.file_text(path) or ""
+            for lt in line_targets(path, text):
+                key = LINE_HASH_PREFIX + lt.content_hash
+                if (path, key) not in suppressed:
+                    want[(path, "line", key, lt.line_no + 1)] += 1
+        for chunk in catalog.chunks(path):
+            key = SPAN_HASH_PREFIX + chunk.content_hash
+            if (path, key) not in suppressed:
+                want[(path, chunk.kind, key, chunk.span.start_line + 1)] += 1
+    return want
+
+
+def verify_workspace(assistant: Assistant) -> WorkspaceVerifyReport:
+    indexer = assistant.indexer
+    catalog_report = verify_catalog(assistant.workspace, indexer.config, indexer.catalog)
+    differences = list(catalog_report.differences)
+    differences += [f"bank: {p}" for p in assistant.bank.check()]
+    digest = assistant.bank.model_digest
+    if digest is not None and digest != assistant.encoder.digest and len(assistant.bank):
+        differences.append(f"bank encoded by model {digest}, loaded model is {assistant.encoder.digest}")
+    want = expected_entries(assistant)
+    have: Counter = Counter()
+    for file, _section, _count in assistant.bank.files():
+        for e in assistant.bank.entries(file, limit=10_000_000):
+            have[(e.file, e.kind, e.content_hash, e.start_line)] += 1
+    missing, extra = want - have, have - want
+    for label, diff in (("missing from the bank", missing), ("in the bank but not in the catalog", extra)):
+        if diff:
+            files = Counter(k[0] for k in diff.elements())
+            listed = ", ".join(f"{f} ({n})" for f, n in files.most_common(MAX_LISTED))
+            more = f" and {len(files) - MAX_LISTED} more files" if len(files) > MAX_LISTED else ""
+            differences.append(f"{sum(diff.values())} entries {label}: {listed}{more}")
+    return WorkspaceVerifyReport(tuple(differences), catalog_report.files, catalog_report.chunks, sum(have.values()))

@@ -1,0 +1,69 @@
+"""The runtime end to end on a real (tiny) checkpoint: index, complete, sync after edits, verify."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from assistant.types import CompletionRequest
+from assistant.verify import verify_workspace
+
+
+def _request(text: str, path: str, gate: bool = True, marker: str = "|") -> CompletionRequest:
+    before, after = text.split(marker)
+    lines = before.split("\n")
+    return CompletionRequest(before + after, len(lines) - 1, len(lines[-1]), path, use_gate=gate)
+
+
+def test_index_is_verified_clean(runtime) -> None:
+    report = verify_workspace(runtime.assistant)
+    assert report.ok, report.differences
+    assert report.entries > 0
+    stats = runtime.assistant.bank_stats()
+    assert stats.by_kind.get("line", 0) > 0 and stats.by_kind.get("class", 0) >= 2
+
+
+def test_completion_copies_a_line_from_another_file(runtime) -> None:
+    text = "import { Circle } from './shapes';\nexport function big(c: Circle): number {\n  return Math.PI * th|\n}\n"
+    result = runtime.assistant.complete(_request(text, "src/other.ts"))
+    assert result.items or result.hidden, "a visible line continues 'return Math.PI * th'"
+    result = runtime.assistant.complete(_request(text, "src/other.ts", gate=False))
+    assert result.items[0].text == "is.radius * this.radius;"
+    assert result.items[0].source == "src/shapes.ts:12"
+
+
+def test_a_partial_identifier_finds_its_line(runtime) -> None:
+    text = "function g(c) {\n  const a = c.ar|\n}\n"
+    result = runtime.assistant.complete(_request(text, "src/g.ts", gate=False))
+    assert any(item.text.startswith("ea()") for item in result.items)
+
+
+def test_edit_rename_and_verify(runtime, basic_workspace: Path) -> None:
+    assistant = runtime.assistant
+    shapes = basic_workspace / "src" / "shapes.ts"
+    shapes.write_text(shapes.read_text().replace("area(): number", "surface(): number"))
+    time.sleep(0.01)
+    assistant.sync(["src/shapes.ts"])
+    report = verify_workspace(assistant)
+    assert report.ok, report.differences
+    (basic_workspace / "src" / "lib").rename(basic_workspace / "src" / "util")
+    assistant.sync()
+    report = verify_workspace(assistant)
+    assert report.ok, report.differences
+    assert assistant.last_sync is not None
+
+
+def test_odd_requests_are_bounded(runtime) -> None:
+    assistant = runtime.assistant
+    huge = "const x = 1;\n" * 50_000 + "const y = x"
+    for request in (
+        CompletionRequest(huge, 50_000, 11, "src/huge.ts"),
+        CompletionRequest("a" * 200_000, 0, 200_000, "src/min.ts"),
+        CompletionRequest("def f():\n    return 1\n", 1, 4, "script.py"),
+        CompletionRequest("const a = 1;", 99, 99, "src/past.ts"),
+        CompletionRequest("", 0, 0, None),
+    ):
+        t0 = time.perf_counter()
+        result = assistant.complete(request)
+        assert (time.perf_counter() - t0) < 5.0
+        assert isinstance(result.items, tuple)

@@ -1,0 +1,1 @@
+"""Line-completion evaluation: the task format of the bench, its scores, baselines A and B."""
