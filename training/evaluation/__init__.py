@@ -1,0 +1,1 @@
+"""Evaluation suites for `shutka eval suite syntax | programming | algorithmic` (JSON reports)."""
