@@ -148,3 +148,25 @@ def test_instruction_rows_and_collate(tokenizer: TypeScriptTokenizer) -> None:
     assert batch.loss_mask[0, : a.cursors[0]].sum() == 0 and batch.loss_mask[0, a.cursors[0] : n - 1].all()
     assert batch.tokens.shape == (2, max(len(a.tokens), len(b.tokens)))
     assert batch.target_tokens.shape[:2] == (2, 1) and batch.target_tokens[0, 0, 0] == tokenizer.span_id
+
+
+def test_workspace_source_reads_the_index_or_walks_the_disk(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from indexer.sync import Indexer
+    from indexer.workspace import Workspace
+
+    ws = tmp_path / "ws"
+    (ws / "src").mkdir(parents=True)
+    (ws / "src" / "a.ts").write_text(ts_file("ws", 1))
+    (ws / "src" / "b.tsx").write_text("export const B = () => <div>hello</div>;\n")
+    (ws / "build").mkdir()
+    (ws / "build" / "gen.ts").write_text(ts_file("ws", 2))
+    (ws / ".gitignore").write_text("build/\n")
+    spec = SourceSpec.parse(f"workspace:{ws}")
+    walked = list(read_source(spec, DataConfig(), SkipCounts()))
+    assert sorted(d.path for d in walked) == ["src/a.ts", "src/b.tsx"] and {d.package for d in walked} == {"ws"}
+    assert "has no index" in caplog.text
+    with Indexer(Workspace(ws)) as indexer:
+        indexer.sync()
+    caplog.clear()
+    indexed = list(read_source(spec, DataConfig(), SkipCounts()))
+    assert [(d.path, d.text) for d in indexed] == [(d.path, d.text) for d in walked] and not caplog.text
