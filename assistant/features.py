@@ -147,7 +147,7 @@ def model_features(options: list[Option]) -> None:
     best_sim = max(sims) if sims else 0.0
     titans = [o.titans for o in options if o.titans is not None]
     best_titans = max(titans) if titans else 0.0
-    scored = [o for o in options if o.lm_mean is not None]
+    scored = [o for o in options if o.lm_sum is not None and o.lm_mean is not None]
     best_mean = max((o.lm_mean for o in scored), default=0.0)  # type: ignore[type-var]
     best_sum = max((o.lm_sum for o in scored), default=0.0)  # type: ignore[type-var]
     for o in options:
@@ -158,7 +158,7 @@ def model_features(options: list[Option]) -> None:
         if o.titans is not None:
             f[INDEX["titans_rel"]] = o.titans - best_titans
             f[INDEX["titans_has"]] = 1.0
-        if o.lm_mean is not None:
+        if o.lm_sum is not None and o.lm_mean is not None:
             f[INDEX["lm_mean_rel"]] = max(-10.0, o.lm_mean - best_mean)
             f[INDEX["lm_sum_rel"]] = max(-30.0, (o.lm_sum or 0.0) - best_sum) / 10.0
             f[INDEX["lm_scored"]] = 1.0

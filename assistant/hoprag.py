@@ -58,7 +58,9 @@ class HopRetriever:
         imported = set(graph.imports_of(path))
         seeds: dict[str, float] = {}
         for name in near[-MAX_NAMES:]:
-            defs = graph.definitions(name)
+            # the current file comes from the editor's buffer; its indexed copy may be stale (or, in
+            # evaluation, hold the very line being completed)
+            defs = [cid for cid in graph.definitions(name) if graph.node(cid).path != path]  # type: ignore[union-attr]
             ranked = sorted(defs, key=lambda cid: -_locality(graph, cid, path, imported))[:SEEDS_PER_NAME]
             for cid in ranked:
                 seeds[cid] = max(seeds.get(cid, 0.0), _locality(graph, cid, path, imported))
@@ -70,7 +72,8 @@ class HopRetriever:
             around: dict[str, float] = {}
             for cid in frontier:
                 for other, _ in graph.neighbours(cid, 1, limit=32):
-                    if other not in reached and other not in around:
+                    node = graph.node(other)
+                    if other not in reached and other not in around and node is not None and node.path != path:
                         around[other] = self._similarity(graph, other, query)
             frontier = sorted(around, key=lambda c: -around[c])[:BEAM]  # prune by similarity to the query
             for cid in frontier:

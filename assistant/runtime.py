@@ -64,7 +64,7 @@ class Runtime:
     def start_watcher(self) -> None:
         if self.watcher is None:
             self.watcher = SyncingWatcher(self.assistant.indexer, self.assistant.hook)
-            self.watcher.start(initial_sync=False)
+            self.watcher.start(initial_sync=True)  # catches changes made while the runtime started
 
     def close(self) -> None:
         if self.watcher is not None:

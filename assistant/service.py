@@ -68,6 +68,8 @@ class Assistant:
         self._doc_lock = threading.Lock()
         self._listeners: list[Callable[[SyncReport], None]] = []
         hook.listeners.append(self._on_commit)
+        if titans is not None:
+            hook.learner = self._learn_new_code
 
     # -- completion --------------------------------------------------------------------------------------
 
@@ -138,6 +140,12 @@ class Assistant:
     def add_listener(self, listener: Callable[[SyncReport], None]) -> None:
         """Called after every committed sync (from the syncing thread)."""
         self._listeners.append(listener)
+
+    def _learn_new_code(self, path: str, text: str, new_lines: list[tuple[int, str]]) -> None:
+        """New code reached the index (a save, a paste, a generated file): the Titans memory is
+        written with each new line in its context, surprise-gated (what it already predicts is skipped)."""
+        for line_no, line in new_lines:
+            self.completer.learn(CompletionRequest(text, line_no, 0, path), line)
 
     def _on_commit(self, event: IndexEvent, texts: dict[str, str]) -> None:
         for old, new in event.moved:

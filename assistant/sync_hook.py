@@ -49,10 +49,16 @@ class Prepared:
     files: list[PreparedFile] = field(default_factory=list)
     encoded: int = 0
     reused: int = 0
+    new_lines: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    """Per changed file that had an earlier version: (0-based line, text) of lines it did not have."""
 
 
 Listener = Callable[[IndexEvent, dict[str, str]], None]
 """Called after each commit with the event and the new text of every added path."""
+Learner = Callable[[str, str, list[tuple[int, str]]], None]
+"""Called after a commit with (path, new text, new lines) so new code is written to Titans."""
+NEW_LINES_PER_SYNC = 16
+"""Lines per sync written to Titans (an edit or a paste, not a branch switch)."""
 
 
 def entries_for(parsed: ParsedFile) -> tuple[list[str], list[EntryMeta], list[bool]]:
@@ -114,6 +120,8 @@ class BankSyncHook:
         self._lock = threading.Lock()
         self.progress: Callable[[int], None] | None = None
         """Called with the number of entries encoded after each encoder batch (progress bars)."""
+        self.learner: Learner | None = None
+        self._new_lines: dict[str, list[tuple[int, str]]] = {}
 
     # -- SyncHook ------------------------------------------------------------------------------------
 
@@ -150,6 +158,12 @@ class BankSyncHook:
                     vectors[i] = fresh[h]
                     prepared.encoded += 1
             line_hashes = frozenset(m.content_hash for m in metas if m.kind == "line" and m.content_hash)
+            if self.learner is not None and len(parsed) <= 4 and p.info.section == "workspace":
+                old = {e.content_hash for e in self.bank.entries(p.info.path, "line", limit=100_000)}
+                if old:
+                    fresh_lines = [((m.start_line or 1) - 1, t) for t, m in zip(texts, metas, strict=True)
+                                   if m.kind == "line" and m.content_hash not in old]
+                    prepared.new_lines[p.info.path] = fresh_lines[:NEW_LINES_PER_SYNC]
             prepared.files.append(PreparedFile(p.info.path, p.info.section, p.text, texts, metas, vectors,
                                                line_hashes))
         return prepared
@@ -175,6 +189,7 @@ class BankSyncHook:
                 self.titans.stage_prune_file(conn, f.path, f.line_hashes)
         with self._lock:
             self._texts = {f.path: f.text for f in prepared.files}
+            self._new_lines = dict(prepared.new_lines)
         return {"encoded": prepared.encoded, "reused": prepared.reused, "entries_added": added,
                 "entries_removed": removed}
 
@@ -184,6 +199,14 @@ class BankSyncHook:
             self.titans.refresh()
         with self._lock:
             texts, self._texts = self._texts, {}
+            new_lines, self._new_lines = self._new_lines, {}
+        if self.learner is not None:
+            for path, fresh in new_lines.items():
+                if fresh and path in texts:
+                    try:
+                        self.learner(path, texts[path], fresh)
+                    except Exception:  # learning is best-effort; the commit already happened
+                        log.exception("writing new lines of %s to the Titans memory failed", path)
         for listener in list(self.listeners):
             try:
                 listener(event, texts)

@@ -161,6 +161,13 @@ class TitansStore:
             self._conn.execute("DELETE FROM titans_episodes WHERE id IN (SELECT id FROM titans_episodes "
                                "ORDER BY access ASC, id ASC LIMIT ?)", (count - capacity,))
 
+    def reset(self) -> None:
+        """Forget everything: empty memory weights and no episodes (evaluation starts clean)."""
+        with self._lock:
+            self._conn.execute("DELETE FROM titans_episodes")
+            self.model.reset_titans_memory()
+            self.refresh()
+
     def touch(self, episode_ids: Iterable[int]) -> None:
         """Count a recall of these episodes (they answered a read)."""
         ids = [(int(i),) for i in episode_ids]

@@ -46,11 +46,9 @@ def expected_entries(assistant: Assistant) -> Counter:
     return want
 
 
-def verify_workspace(assistant: Assistant) -> WorkspaceVerifyReport:
-    indexer = assistant.indexer
-    catalog_report = verify_catalog(assistant.workspace, indexer.config, indexer.catalog)
-    differences = list(catalog_report.differences)
-    differences += [f"bank: {p}" for p in assistant.bank.check()]
+def bank_differences(assistant: Assistant) -> tuple[list[str], int]:
+    """The bank against the catalog (entries, vectors, model) -> (differences, entries in the bank)."""
+    differences = [f"bank: {p}" for p in assistant.bank.check()]
     digest = assistant.bank.model_digest
     if digest is not None and digest != assistant.encoder.digest and len(assistant.bank):
         differences.append(f"bank encoded by model {digest}, loaded model is {assistant.encoder.digest}")
@@ -66,4 +64,13 @@ def verify_workspace(assistant: Assistant) -> WorkspaceVerifyReport:
             listed = ", ".join(f"{f} ({n})" for f, n in files.most_common(MAX_LISTED))
             more = f" and {len(files) - MAX_LISTED} more files" if len(files) > MAX_LISTED else ""
             differences.append(f"{sum(diff.values())} entries {label}: {listed}{more}")
-    return WorkspaceVerifyReport(tuple(differences), catalog_report.files, catalog_report.chunks, sum(have.values()))
+    return differences, sum(have.values())
+
+
+def verify_workspace(assistant: Assistant) -> WorkspaceVerifyReport:
+    """Catalog against a fresh chunking of the disk, then bank against catalog."""
+    indexer = assistant.indexer
+    catalog_report = verify_catalog(assistant.workspace, indexer.config, indexer.catalog)
+    bank, entries = bank_differences(assistant)
+    return WorkspaceVerifyReport(tuple(catalog_report.differences) + tuple(bank), catalog_report.files,
+                                 catalog_report.chunks, entries)

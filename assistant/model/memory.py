@@ -132,11 +132,15 @@ class NeuralMemory(nn.Module):
 
     def write(self, keys: Tensor, values: Tensor, state: MemoryState) -> WriteResult:
         """keys, values: (B, C, D): one surprise-scaled, momentum, decayed gradient step per memory."""
-        with torch.enable_grad():
-            weights = tuple(w.detach().requires_grad_(True) for w in state.weights)
-            loss = associative_loss(self.run_mlp(weights, keys.detach()), values.detach(),
+        # a write is a gradient step even when called from inference code: leave inference mode and
+        # clone, since tensors made under inference_mode cannot be saved for backward
+        with torch.inference_mode(False), torch.enable_grad():
+            weights = tuple(w.detach().clone().requires_grad_(True) for w in state.weights)
+            loss = associative_loss(self.run_mlp(weights, keys.detach().clone()), values.detach().clone(),
                                     self.attentional_bias, self.huber_delta, self.lp)  # (B,)
             grads = torch.autograd.grad(loss.sum(), weights)
+            state = MemoryState(tuple(w.detach().clone() for w in state.weights),
+                                tuple(m.detach().clone() for m in state.momentum), state.writes.clone())
         surprise = loss.detach()
         written = surprise >= self.surprise_threshold  # (B,)
         grad_sq = sum(g.pow(2).sum(dim=(1, 2)) for g in grads)  # (B,)

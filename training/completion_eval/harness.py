@@ -1,0 +1,235 @@
+"""Run the engine on line-completion tasks under the bench's visibility rule, package by package.
+
+For each package the real runtime indexes the package folder (catalog + bank). A task's request
+carries only its file's text before the target line (plus the typed part), never the target line or
+the suffix (unless fill-in-the-middle is asked for, which is reported apart); the engine takes the
+current file from the request and ignores its indexed copy, and HopRAG skips the current file's
+definitions. Other files of the package are fully visible, as for the baselines.
+
+Optional, both within the rule: workspace adaptation (the ranker fine-tuned on tasks made from the
+package's *non-task* files) and online learning (after each task the Titans memory is written with
+the line the user really typed; tasks run file by file, in line order).
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.complete import Analysis, Switches
+from assistant.lexical import normalize, query_window, split_file
+from assistant.ranker import Ranker, RankingExample
+from assistant.runtime import Runtime, open_runtime
+from assistant.types import CompletionRequest
+from training.completion_eval.baselines import predict_a, predict_b
+from training.completion_eval.make_tasks import make_tasks
+from training.completion_eval.scoring import Score, percentile, score
+from training.completion_eval.tasks import Task
+
+log = logging.getLogger(__name__)
+
+ES_GOOD = 0.8
+"""A shown completion counts as useful when exact or at least this edit-similar (gate precision)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvalSettings:
+    switches: Switches = Switches()
+    use_gate: bool = True
+    fill_in_middle: bool = False
+    quantized: bool = True
+    online_titans: bool = False
+    adapt: bool = False
+    adapt_files: int = 40
+    adapt_lines: int = 5
+    compare_baselines: bool = False
+    threshold: float | None = None
+    ranker: Ranker | None = None
+    """Use this ranker instead of the runtime's (ablation variants)."""
+
+
+@dataclass(slots=True)
+class TaskResult:
+    id: str
+    package: str
+    prediction: str
+    confidence: float
+    shown: bool
+    score: Score
+    latency_ms: float
+    oracle: bool
+    n_options: int
+    baselines: dict[str, Score] = field(default_factory=dict)
+
+    @property
+    def useful(self) -> bool:
+        return self.score.em == 1.0 or self.score.es >= ES_GOOD
+
+
+def request_for(task: Task, fill_in_middle: bool, gate: bool = True) -> CompletionRequest:
+    """What the editor would send: the file up to the cursor (and, in FIM mode, the lines after the
+    cursor's line; the rest of the cursor's own line is never shown)."""
+    text = task.prefix + task.cursor_prefix
+    if fill_in_middle:
+        text += "\n" + task.suffix
+    return CompletionRequest(text, task.line, len(task.cursor_prefix), task.file, fill_in_middle=fill_in_middle,
+                             use_gate=gate)
+
+
+def gold_index(analysis: Analysis, target: str) -> int:
+    key = normalize(target)
+    for i, opt in enumerate(analysis.options):
+        if opt.key == key:
+            return i
+    return -1
+
+
+def ranking_example(analysis: Analysis, target: str) -> RankingExample:
+    feats = np.stack([o.features for o in analysis.options]) if analysis.options else np.zeros((0, 0), np.float32)
+    return RankingExample(feats.astype(np.float32), analysis.task.astype(np.float32), gold_index(analysis, target))
+
+
+def open_package(package_dir: Path, checkpoint: Path | None, settings: EvalSettings) -> Any:
+    overrides: dict[str, Any] = {"quantized": settings.quantized, "fill_in_middle": settings.fill_in_middle}
+    if settings.threshold is not None:
+        overrides["miras_confidence_threshold"] = settings.threshold
+    return open_runtime(package_dir, checkpoint=checkpoint, sync=True, completion=overrides)
+
+
+def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
+                progress: Callable[[int], None] | None = None,
+                examples: list[RankingExample] | None = None) -> list[TaskResult]:
+    """Evaluate `tasks` (one package) on an open runtime; `examples` collects ranking examples."""
+    assistant = runtime.assistant
+    completer = assistant.completer
+    saved_ranker = completer.ranker
+    if settings.ranker is not None:
+        completer.ranker = settings.ranker
+    if completer.titans is not None:
+        completer.titans.reset()
+    try:
+        if settings.adapt:
+            completer.ranker = adapt_ranker(runtime, tasks, settings, completer.ranker)
+        threshold = completer.config.miras_confidence_threshold if settings.use_gate else 0.0
+        results = []
+        ordered = sorted(tasks, key=lambda t: (t.file, t.line_no))
+        for task in ordered:
+            request = request_for(task, settings.fill_in_middle)
+            t0 = time.perf_counter()
+            analysis = completer.analyse(request, settings.switches)
+            latency = (time.perf_counter() - t0) * 1000
+            best = analysis.best()
+            prediction = best.text if best is not None else ""
+            confidence = float(analysis.probabilities.max()) if best is not None else 0.0
+            gold = normalize(task.target)
+            result = TaskResult(task.id, task.package, prediction, confidence,
+                                best is not None and confidence >= threshold, score(prediction, task.target),
+                                latency, any(o.key == gold for o in analysis.options), len(analysis.options))
+            if settings.compare_baselines:
+                result.baselines = baseline_scores(runtime, task)
+            if examples is not None:
+                examples.append(ranking_example(analysis, task.target))
+            if settings.online_titans and settings.switches.titans and completer.titans is not None:
+                completer.learn(request, task.cursor_prefix + task.target)
+            results.append(result)
+            if progress:
+                progress(1)
+        return results
+    finally:
+        completer.ranker = saved_ranker
+        if completer.titans is not None:
+            completer.titans.reset()
+
+
+def baseline_scores(runtime: Runtime, task: Task) -> dict[str, Score]:
+    """Baselines A and B on the runtime's own line store, same visibility."""
+    lines = runtime.assistant.lines
+    current = split_file(task.file, task.prefix + task.cursor_prefix, stop_line=task.line)
+    level, cands = lines.candidates(current, task.line, task.cursor_prefix)
+    if level is not None and level > 3:  # partial-identifier matches are ours, not the bench's
+        cands = []
+    lines.score_bm25(cands, query_window(current, task.line), task.file)
+    return {"A": score(predict_a(cands), task.target), "B": score(predict_b(cands), task.target)}
+
+
+def adapt_ranker(runtime: Runtime, tasks: list[Task], settings: EvalSettings, base: Ranker) -> Ranker:
+    """Fine-tune the ranker on tasks made from the package's files that no task targets."""
+    root = runtime.workspace.root
+    excluded = frozenset(t.file for t in tasks)
+    own = make_tasks(root, "adapt", settings.adapt_files, settings.adapt_lines, seed=1, exclude=excluded)
+    if len(own) < 20:
+        return base
+    examples: list[RankingExample] = []
+    completer = runtime.assistant.completer
+    for t in own:
+        examples.append(ranking_example(completer.analyse(request_for(t, settings.fill_in_middle),
+                                                          settings.switches), t.target))
+    split = int(len(examples) * 0.8)
+    return Ranker.fit(examples[:split], examples[split:], epochs=30, anchor=base, anchor_weight=0.05)
+
+
+# -- reports ----------------------------------------------------------------------------------------------
+
+
+def summarize(results: Iterable[TaskResult]) -> dict[str, Any]:
+    rs = list(results)
+    if not rs:
+        return {"n": 0}
+    shown = [r for r in rs if r.shown]
+    out: dict[str, Any] = {
+        "n": len(rs),
+        "em": 100 * statistics.fmean(r.score.em for r in rs),
+        "es": 100 * statistics.fmean(r.score.es for r in rs),
+        "idf1": 100 * statistics.fmean(r.score.idf1 for r in rs),
+        "oracle": 100 * statistics.fmean(float(r.oracle) for r in rs),
+        "coverage": 100 * len(shown) / len(rs),
+        "precision": 100 * statistics.fmean(float(r.useful) for r in shown) if shown else float("nan"),
+        "shown_em": 100 * statistics.fmean(r.score.em for r in shown) if shown else float("nan"),
+        "p50_ms": percentile([r.latency_ms for r in rs], 0.5),
+        "p95_ms": percentile([r.latency_ms for r in rs], 0.95),
+    }
+    for name in ("A", "B"):
+        scored = [r.baselines[name] for r in rs if name in r.baselines]
+        if scored:
+            out[f"{name}_em"] = 100 * statistics.fmean(s.em for s in scored)
+            out[f"{name}_es"] = 100 * statistics.fmean(s.es for s in scored)
+            out[f"{name}_idf1"] = 100 * statistics.fmean(s.idf1 for s in scored)
+    return out
+
+
+def by_package(results: list[TaskResult]) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[TaskResult]] = defaultdict(list)
+    for r in results:
+        groups[r.package].append(r)
+    table = {pkg: summarize(rs) for pkg, rs in sorted(groups.items())}
+    table["OVERALL"] = summarize(results)
+    return table
+
+
+def format_table(table: dict[str, dict[str, Any]], baselines: bool) -> str:
+    cols = [("n", "{:>5.0f}"), ("em", "{:>6.1f}"), ("es", "{:>6.1f}"), ("idf1", "{:>6.1f}"), ("oracle", "{:>7.1f}"),
+            ("coverage", "{:>6.1f}"), ("precision", "{:>6.1f}"), ("p50_ms", "{:>7.1f}"), ("p95_ms", "{:>7.1f}")]
+    if baselines:
+        cols += [("A_em", "{:>6.1f}"), ("A_es", "{:>6.1f}"), ("B_em", "{:>6.1f}"), ("B_es", "{:>6.1f}")]
+    heads = {"coverage": "cover", "precision": "prec", "oracle": "oracle", "p50_ms": "p50ms", "p95_ms": "p95ms"}
+    header = f"{'package':24s}" + "".join(f"{heads.get(c, c.upper()):>{7 if c in ('oracle', 'p50_ms', 'p95_ms') else 6 if c != 'n' else 5}s}"
+                                           for c, _ in cols)
+    lines = [header, "-" * len(header)]
+    for pkg, row in table.items():
+        if pkg == "OVERALL":
+            lines.append("-" * len(header))
+        cells = "".join(fmt.format(row.get(c, float("nan"))) for c, fmt in cols)
+        lines.append(f"{pkg[:24]:24s}{cells}")
+    return "\n".join(lines)
+
+
+def with_ranker(settings: EvalSettings, ranker: Ranker | None) -> EvalSettings:
+    return replace(settings, ranker=ranker)

@@ -1,0 +1,144 @@
+"""Training the ranker that ships with a checkpoint (`shutka train ranker`).
+
+1. Tasks are made from each training package (never from the dev packages), the package is indexed
+   by the real runtime, and the engine analyses every task under the bench's visibility rule with
+   online Titans learning on (the user's lines are written after each task, file by file), so every
+   signal, the memory's included, appears as it will at completion time.
+2. The examples (options' features, task features, index of the right option) are cached as .npz.
+3. A listwise ranker is fitted on most packages and calibrated (temperature) on held-out ones; one
+   variant per ablation group is fitted with that group's features zeroed, so `shutka eval --no-…`
+   measures a ranker that never relied on the missing signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+import numpy as np
+
+from assistant.features import FEATURES, GROUPS, TASK_FEATURES, ablate
+from assistant.ranker import Ranker, RankingExample
+from training.completion_eval.harness import EvalSettings, open_package, run_package
+from training.completion_eval.make_tasks import make_tasks
+from training.completion_eval.tasks import package_folders
+
+log = logging.getLogger(__name__)
+
+VARIANTS = ("hoprag", "titans", "decoding", "latent")
+
+
+def save_examples(path: Path, examples: list[RankingExample], packages: list[str]) -> None:
+    counts = np.array([len(e.features) for e in examples], dtype=np.int64)
+    feats = np.concatenate([e.features.reshape(-1, len(FEATURES)) for e in examples]) if examples else \
+        np.zeros((0, len(FEATURES)), np.float32)
+    np.savez_compressed(path, counts=counts, features=feats, task=np.stack([e.task for e in examples]),
+                        gold=np.array([e.gold for e in examples]), packages=np.array(packages))
+
+
+def load_examples(path: Path) -> tuple[list[RankingExample], list[str]]:
+    data = np.load(path, allow_pickle=False)
+    if data["features"].shape[1] != len(FEATURES) or data["task"].shape[1] != len(TASK_FEATURES):
+        raise click.ClickException(f"{path}: examples were computed for other features; collect them again")
+    out, start = [], 0
+    for n, task, gold in zip(data["counts"], data["task"], data["gold"], strict=True):
+        out.append(RankingExample(data["features"][start : start + n], task, int(gold)))
+        start += n
+    return out, [str(p) for p in data["packages"]]
+
+
+def collect(corpus: Path, checkpoint: Path | None, packages: Iterable[str], files: int, lines: int,
+            seed: int) -> tuple[list[RankingExample], list[str]]:
+    from tqdm import tqdm
+
+    folders = package_folders(corpus)
+    examples: list[RankingExample] = []
+    owners: list[str] = []
+    settings = EvalSettings(online_titans=True)
+    for pkg in packages:
+        if pkg not in folders:
+            raise click.ClickException(f"package {pkg} is not in {corpus}")
+        tasks = make_tasks(folders[pkg], pkg, files, lines, seed=seed)
+        with open_package(folders[pkg], checkpoint, settings) as runtime, \
+                tqdm(total=len(tasks), desc=pkg, unit="task", file=sys.stderr) as bar:
+            before = len(examples)
+            run_package(runtime, tasks, settings, progress=bar.update, examples=examples)
+            owners += [pkg] * (len(examples) - before)
+    return examples, owners
+
+
+def fit_all(examples: list[RankingExample], owners: list[str], valid_packages: set[str]
+            ) -> tuple[Ranker, dict[str, Ranker], dict[str, float]]:
+    train = [e for e, p in zip(examples, owners, strict=True) if p not in valid_packages]
+    valid = [e for e, p in zip(examples, owners, strict=True) if p in valid_packages]
+    main = Ranker.fit(train, valid)
+    variants = {}
+    for group in VARIANTS:
+        def drop(es: list[RankingExample], g: str = group) -> list[RankingExample]:
+            return [RankingExample(ablate(e.features, (g,)) if len(e.features) else e.features, e.task, e.gold)
+                    for e in es]
+        variants[group] = Ranker.fit(drop(train), drop(valid))
+    report = {"train_tasks": len(train), "valid_tasks": len(valid),
+              "valid_top1": _top1(main, valid), "valid_oracle": _oracle(valid),
+              **{f"valid_top1_no_{g}": _top1(r, [RankingExample(ablate(e.features, (g,)) if len(e.features) else
+                                                                e.features, e.task, e.gold) for e in valid])
+                 for g, r in variants.items()}}
+    return main, variants, report
+
+
+def _top1(ranker: Ranker, examples: list[RankingExample]) -> float:
+    hits = 0
+    for e in examples:
+        if len(e.features):
+            p, _ = ranker.probabilities(e.features, e.task)
+            hits += int(np.argmax(p)) == e.gold
+    return 100.0 * hits / max(1, len(examples))
+
+
+def _oracle(examples: list[RankingExample]) -> float:
+    return 100.0 * sum(e.gold >= 0 for e in examples) / max(1, len(examples))
+
+
+def variant_path(path: Path, group: str) -> Path:
+    return path.with_name(path.name.replace(".ranker.safetensors", f".ranker-no-{group}.safetensors"))
+
+
+@click.command("ranker")
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="Training corpus (one folder per package): never the dev packages.")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--packages", help="Comma-separated packages (default: every package of the corpus).")
+@click.option("--exclude", default="effect", show_default=True, help="Packages left out (comma-separated).")
+@click.option("--valid", default="immer,prosemirror-state", show_default=True,
+              help="Packages held out to calibrate and report.")
+@click.option("--files", default=40, show_default=True, help="Files sampled per package.")
+@click.option("--lines", default=6, show_default=True, help="Lines sampled per file.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--examples", "examples_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Cache of collected examples (.npz): reused when it exists.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Ranker file (default: <checkpoint stem>.ranker.safetensors beside the checkpoint).")
+def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude: str, valid: str, files: int,
+                   lines: int, seed: int, examples_path: Path | None, out: Path | None) -> None:
+    """Train the completion ranker (and its ablation variants) for CHECKPOINT on tasks made from CORPUS."""
+    out = out or checkpoint.with_name(checkpoint.stem + ".ranker.safetensors")
+    if examples_path is not None and examples_path.exists():
+        examples, owners = load_examples(examples_path)
+        click.echo(f"loaded {len(examples)} examples from {examples_path}", err=True)
+    else:
+        skip = {p.strip() for p in exclude.split(",") if p.strip()}
+        names = [p.strip() for p in packages.split(",")] if packages else \
+            [p for p in package_folders(corpus) if p not in skip]
+        examples, owners = collect(corpus, checkpoint, names, files, lines, seed)
+        if examples_path is not None:
+            save_examples(examples_path, examples, owners)
+    valid_set = {p.strip() for p in valid.split(",") if p.strip()}
+    main, variants, report = fit_all(examples, owners, valid_set)
+    main.save(out)
+    for group, ranker in variants.items():
+        ranker.save(variant_path(out, group))
+    click.echo(f"ranker -> {out} (temperature {main.temperature:.2f}); " +
+               ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.items()))
