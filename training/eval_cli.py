@@ -52,7 +52,13 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
     from tqdm import tqdm
 
     from assistant.complete import Switches
-    from training.completion_eval.harness import EvalSettings, by_package, format_table, open_package, run_package
+    from training.completion_eval.harness import (
+        EvalSettings,
+        by_package,
+        format_table,
+        open_package,
+        run_package,
+    )
     from training.completion_eval.tasks import load_tasks, package_folders
 
     switches = Switches(hoprag=not no_hoprag, titans=not no_titans, decoding=not no_decoding,

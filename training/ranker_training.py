@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from assistant.features import FEATURES, GROUPS, TASK_FEATURES, ablate
+from assistant.features import FEATURES, TASK_FEATURES, ablate
 from assistant.ranker import Ranker, RankingExample
 from training.completion_eval.harness import EvalSettings, open_package, run_package
 from training.completion_eval.make_tasks import make_tasks

@@ -42,7 +42,7 @@ ES_GOOD = 0.8
 
 @dataclass(frozen=True, slots=True)
 class EvalSettings:
-    switches: Switches = Switches()
+    switches: Switches = field(default_factory=Switches)
     use_gate: bool = True
     fill_in_middle: bool = False
     quantized: bool = True
