@@ -101,6 +101,8 @@ class SkipState:
     checked_ns: int
     reason: str
     chunker: str = ""
+    content_hash: str = ""
+    """sha256 of the declined bytes ('' when they could not be read)."""
 
 
 class Catalog:
@@ -298,7 +300,7 @@ class Catalog:
     def skip_states(self, paths: Iterable[str] | None = None, prefix: str | None = None) -> dict[str, SkipState]:
         """Remembered parse-time skips: all, those at `paths`, or those under the folder `prefix`."""
         conn = self.connection()
-        columns = "path, section, size, mtime_ns, checked_ns, reason, chunker"
+        columns = "path, section, size, mtime_ns, checked_ns, reason, chunker, content_hash"
         if prefix is not None:
             folder = prefix.rstrip("/") + "/"
             rows = conn.execute(f"SELECT {columns} FROM skips WHERE path >= ? AND path < ?",

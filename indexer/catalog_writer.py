@@ -85,16 +85,18 @@ class CatalogWriter:
         return True
 
     def touch(self, path: str, size: int, mtime_ns: int, checked_ns: int) -> None:
-        """Refresh a file's stat (same content)."""
-        self.conn.execute("UPDATE files SET size = ?, mtime_ns = ?, checked_ns = ? WHERE path = ?",
-                          (size, mtime_ns, checked_ns, path))
+        """Refresh the stat of a file (or of a remembered skip) whose content did not change."""
+        for table in ("files", "skips"):
+            self.conn.execute(f"UPDATE {table} SET size = ?, mtime_ns = ?, checked_ns = ? WHERE path = ?",
+                              (size, mtime_ns, checked_ns, path))
 
     def record_skip(self, path: str, section: str, size: int, mtime_ns: int, checked_ns: int, reason: str,
-                    chunker: str = "") -> None:
+                    chunker: str = "", content_hash: str = "") -> None:
         """Remember that parsing declined this file version (its rows, if any, must be removed first)."""
         self.conn.execute(
-            "INSERT INTO skips (path, section, size, mtime_ns, checked_ns, reason, generation, chunker) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET section = excluded.section, "
+            "INSERT INTO skips (path, section, size, mtime_ns, checked_ns, reason, generation, chunker, content_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET section = excluded.section, "
             "size = excluded.size, mtime_ns = excluded.mtime_ns, checked_ns = excluded.checked_ns, "
-            "reason = excluded.reason, generation = excluded.generation, chunker = excluded.chunker",
-            (path, section, size, mtime_ns, checked_ns, reason, self.generation, chunker))
+            "reason = excluded.reason, generation = excluded.generation, chunker = excluded.chunker, "
+            "content_hash = excluded.content_hash",
+            (path, section, size, mtime_ns, checked_ns, reason, self.generation, chunker, content_hash))

@@ -171,10 +171,19 @@ def _diff(scope: _Scope, root: Path, config: IndexerConfig, checked_ns: int, chu
             compute.append(info)  # chunked by another chunker version or settings, or a section change
             continue
         remembered = scope.skips.get(path)
-        if remembered is not None and remembered.chunker == chunker and is_clean(remembered, info):
-            unchanged += 1
-            skipped.append(Skip(path, remembered.reason))
-            continue
+        if remembered is not None and remembered.chunker == chunker:
+            if is_clean(remembered, info):
+                unchanged += 1
+                skipped.append(Skip(path, remembered.reason))
+                continue
+            if remembered.content_hash and hash_file(root, path, config.max_file_bytes) == remembered.content_hash:
+                stat_changed = (remembered.size, remembered.mtime_ns) != (info.size, info.mtime_ns)
+                if stat_changed or checked_ns - info.mtime_ns >= RACY_WINDOW_NS:
+                    touched.append(info)
+                else:
+                    unchanged += 1
+                skipped.append(Skip(path, remembered.reason))
+                continue
         fresh.append((info, None))
     deleted = sorted(p for p in scope.states if p not in scope.candidates)
     deleted += sorted(p for p in scope.skips if p not in scope.candidates and p not in scope.states)

@@ -82,6 +82,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE files ADD COLUMN chunker TEXT NOT NULL DEFAULT '';
     ALTER TABLE skips ADD COLUMN chunker TEXT NOT NULL DEFAULT '';
     """,
+    # 3: the content hash of a declined file, so a re-saved but unchanged binary or minified file is
+    #    not read, re-declined and re-committed by every sync
+    """
+    ALTER TABLE skips ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';
+    """,
 )
 """Numbered schema scripts: MIGRATIONS[i] takes the catalog from version i to i + 1. Append only."""
 

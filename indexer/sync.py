@@ -30,7 +30,7 @@ from indexer.discovery import IgnoreRules
 from indexer.graph import SymbolGraph
 from indexer.locking import WriterLock
 from indexer.plan import plan_changes
-from indexer.reading import REASON_VANISHED
+from indexer.reading import REASON_VANISHED, content_hash, read_bytes
 from indexer.resolve import ImportResolver
 from indexer.types import FileInfo, IndexEvent, IndexPlan, ParsedFile, Skip
 from indexer.workspace import Workspace
@@ -142,18 +142,25 @@ class Indexer:
             return self._apply_locked(plan, hook, started, progress)
 
     def _parse(self, files: Sequence[FileInfo], progress: Progress | None
-               ) -> tuple[list[ParsedFile], list[tuple[FileInfo, Skip]], list[str]]:
+               ) -> tuple[list[ParsedFile], list[tuple[FileInfo, Skip, str]], list[str]]:
+        """Parsed files, declined ones (with the sha256 of their bytes, '' if unreadable), vanished paths."""
         parsed: list[ParsedFile] = []
-        declined: list[tuple[FileInfo, Skip]] = []
+        declined: list[tuple[FileInfo, Skip, str]] = []
         vanished: list[str] = []
         for done, info in enumerate(files, 1):
-            result = parse_file(self.workspace, info, config=self.config, resolver=self.resolver)
-            if isinstance(result, ParsedFile):
-                parsed.append(result)
-            elif result.reason == REASON_VANISHED:
-                vanished.append(info.path)
+            data = read_bytes(self.workspace.root, info.path, self.config.max_file_bytes)
+            if isinstance(data, Skip):
+                if data.reason == REASON_VANISHED:
+                    vanished.append(info.path)
+                else:
+                    log.warning("skipped %s: %s", data.path, data.reason)
+                    declined.append((info, data, ""))
             else:
-                declined.append((info, result))
+                result = parse_file(self.workspace, info, data, config=self.config, resolver=self.resolver)
+                if isinstance(result, ParsedFile):
+                    parsed.append(result)
+                else:
+                    declined.append((info, result, content_hash(data)))
             if progress is not None:
                 progress(done, len(files))
         return parsed, declined, vanished
@@ -163,12 +170,32 @@ class Indexer:
             return True
         return plan.scope is None and self.catalog.meta("discovery") != self._discovery_fp
 
+    def _nothing_to_write(self, plan: IndexPlan, parsed: list[ParsedFile],
+                          declined: list[tuple[FileInfo, Skip, str]], vanished: list[str]) -> bool:
+        """True when the only work left is re-declining files exactly as already remembered (an
+        unreadable file is retried by every plan; that alone must not make a commit)."""
+        if parsed or vanished or plan.delete or plan.moved or plan.touched or self._needs_commit(
+                IndexPlan((), (), scope=plan.scope)):
+            return False
+        remembered = self.catalog.skip_states(paths=[info.path for info, _, _ in declined])
+        for info, skip, digest in declined:
+            known = remembered.get(info.path)
+            if (known is None or self.catalog.file_state(info.path) is not None
+                    or (known.size, known.mtime_ns, known.reason, known.chunker, known.content_hash)
+                    != (info.size, info.mtime_ns, skip.reason, self._chunker_fp, digest)):
+                return False
+        return True
+
     def _apply_locked(self, plan: IndexPlan, hook: SyncHook | None, started: float,
                       progress: Progress | None) -> IndexEvent:
         if not self._needs_commit(plan):
             return IndexEvent(generation=self.catalog.generation(), skipped=plan.skipped, started_at=started,
                               committed_at=time.monotonic())
         parsed, declined, vanished = self._parse(plan.compute, progress)
+        if self._nothing_to_write(plan, parsed, declined, vanished):
+            return IndexEvent(generation=self.catalog.generation(),
+                              skipped=plan.skipped + tuple(skip for _, skip, _ in declined), started_at=started,
+                              committed_at=time.monotonic())
         prepared = hook.prepare(parsed, plan) if hook is not None else None
         removed = list(plan.delete)
         with self.catalog.write() as tx:
@@ -180,11 +207,11 @@ class Indexer:
             for path in vanished:
                 if tx.remove(path):
                     removed.append(path)
-            for info, skip in declined:
+            for info, skip, digest in declined:
                 if tx.remove(info.path):
                     removed.append(info.path)
                 tx.record_skip(info.path, info.section, info.size, info.mtime_ns, plan.checked_ns, skip.reason,
-                               self._chunker_fp)
+                               self._chunker_fp, digest)
             for result in parsed:
                 tx.remove(result.info.path)
                 tx.insert(result, plan.checked_ns, self._chunker_fp)
@@ -195,7 +222,7 @@ class Indexer:
             stats = hook.write(tx.conn, prepared, plan) if hook is not None else {}
         event = IndexEvent(
             generation=tx.generation, added=tuple(p.info.path for p in parsed), removed=tuple(sorted(removed)),
-            moved=plan.moved, skipped=plan.skipped + tuple(skip for _, skip in declined),
+            moved=plan.moved, skipped=plan.skipped + tuple(skip for _, skip, _ in declined),
             chunks_added=tx.chunks_added, chunks_removed=tx.chunks_removed, started_at=started,
             committed_at=time.monotonic(), stats=dict(stats))
         log.info("sync generation %d: %d added/changed, %d removed, %d moved, %d touched, %d skipped, "

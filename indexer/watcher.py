@@ -99,6 +99,10 @@ class Watcher:
                                         if p.strip("/") and not any(ch in p.strip("/") for ch in "*?[/!"))
         self._cond = threading.Condition()
         self._queue: deque[_Raw] = deque()
+        self._pending: dict[str, None] = {}
+        """Relevant workspace-relative paths of the batch being gathered (ordered, de-duplicated)."""
+        self._first: float | None = None
+        self._last: float | None = None
         self._busy = False
         self._stopping = False
         self._observer: Observer | None = None  # type: ignore[valid-type]
@@ -158,7 +162,7 @@ class Watcher:
     def idle(self) -> bool:
         """True when nothing is queued and no batch is being handled."""
         with self._cond:
-            return not self._queue and not self._busy
+            return not self._queue and not self._pending and not self._busy
 
     # --- queueing ---------------------------------------------------------------------------------
 
@@ -190,38 +194,48 @@ class Watcher:
 
     # --- worker -----------------------------------------------------------------------------------
 
-    def _collect(self) -> tuple[list[_Raw], float] | None:
-        """Block until a batch is due; None when stopping with nothing queued."""
-        debounce = self.config.debounce_ms / 1000
+    def _due_in(self) -> float | None:
+        """Seconds until the pending batch is due (<= 0: now); None when nothing is pending."""
+        if self._first is None or self._last is None:
+            return None
+        due = min(self._last + self.config.debounce_ms / 1000, self._first + MAX_BATCH_DELAY_S)
+        return due - time.monotonic()
+
+    def _next_batch(self) -> tuple[frozenset[str], float] | None:
+        """Block until a batch is due and take it; None when stopping with nothing pending.
+
+        Raw events are filtered as soon as they arrive, so events that cannot matter (our own
+        `.shutka/` writes, files we do not index) neither delay a batch nor keep the watcher busy."""
         with self._cond:
-            while not self._queue and not self._stopping:
-                self._cond.wait()
-            if not self._queue:
-                return None
-            first = self._queue[0].at
-            while not self._stopping:
-                now = time.monotonic()
-                due = min(self._queue[-1].at + debounce, first + MAX_BATCH_DELAY_S)
-                if now >= due:
-                    break
-                self._cond.wait(due - now)
-            raws = list(self._queue)
-            self._queue.clear()
-            self._busy = True
-            return raws, first
+            while True:
+                while self._queue:
+                    raw = self._queue.popleft()
+                    for path in raw.paths:
+                        rel = self._relevant(path, raw.is_dir)
+                        if rel is not None:
+                            self._pending[rel] = None
+                            self._first = raw.at if self._first is None else min(self._first, raw.at)
+                            self._last = raw.at if self._last is None else max(self._last, raw.at)
+                due_in = self._due_in()
+                if due_in is not None and (due_in <= 0 or self._stopping):
+                    batch, first = frozenset(self._pending), self._first
+                    self._pending, self._first, self._last = {}, None, None
+                    self._busy = True
+                    assert first is not None
+                    return batch, first
+                if self._stopping:
+                    return None
+                self._cond.wait(due_in)
 
     def _run(self) -> None:
         while True:
-            collected = self._collect()
-            if collected is None:
+            taken = self._next_batch()
+            if taken is None:
                 return
-            raws, first = collected
+            paths, first = taken
             try:
-                paths = {rel for raw in raws for p in raw.paths
-                         if (rel := self._relevant(p, raw.is_dir)) is not None}
-                if paths:
-                    self.batches += 1
-                    self.on_batch(frozenset(paths), first)
+                self.batches += 1
+                self.on_batch(paths, first)
             except Exception:  # the worker is a boundary: one failed batch must not end watching
                 log.exception("handling a batch of file changes in %s failed; watching continues", self._root)
             finally:

@@ -120,15 +120,18 @@ def make_indexer() -> Iterator[Callable[..., Indexer]]:
 
 @pytest.fixture
 def wait_for() -> Callable[..., None]:
-    """`wait_for(predicate, timeout=15, what="...")`: poll until true; fail with `what` on timeout."""
+    """`wait_for(predicate, timeout=30, what="...", interval=0.02)`: poll until true; fail naming `what`
+    (a string, or a callable giving one at failure time) on timeout. Generous: the machine is shared,
+    and a timeout only bounds how long a failure takes."""
 
-    def wait(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    def wait(predicate: Callable[[], bool], timeout: float = 30.0, what: str | Callable[[], str] = "condition",
+             interval: float = 0.02) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if predicate():
                 return
             if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout}s waiting for {what}")
-            time.sleep(0.02)
+                pytest.fail(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
+            time.sleep(interval)
 
     return wait

@@ -31,6 +31,8 @@ class Session:
         self._lock = threading.Lock()
         self.watcher = SyncingWatcher(indexer, on_event=self._record)
         self.wait_for = wait_for
+        self.generation = 0
+        """Catalog generation when the last settle() ended: the next one waits for a newer one."""
 
     def _record(self, event: IndexEvent) -> None:
         with self._lock:
@@ -41,13 +43,22 @@ class Session:
         return self.indexer.workspace.root
 
     def settle(self, what: str) -> None:
-        """Wait until the watcher is idle and the catalog verifies clean against the disk."""
+        """Wait for a sync after the change (cheap to poll), then until the watcher is idle and the
+        catalog verifies clean against the disk (a full re-chunking: polled less often)."""
+        self.wait_for(lambda: self.indexer.catalog.generation() > self.generation, what=f"a sync after {what}")
+
+        last: list[tuple[str, ...]] = [()]
+
         def clean() -> bool:
             if not self.watcher.idle():
                 return False
             report = verify_catalog(self.indexer.workspace, self.indexer.config)
+            last[0] = report.differences
             return report.ok and self.watcher.idle()
-        self.wait_for(clean, what=what)
+
+        self.wait_for(clean, what=lambda: f"a clean verify after {what}; differences: {last[0][:5]}",
+                      interval=0.1)
+        self.generation = self.indexer.catalog.generation()
 
     def events_since(self, n: int) -> list[IndexEvent]:
         with self._lock:
