@@ -34,3 +34,27 @@ def model_command(checkpoint: Path | None, threads: int, rounds: int, memory_bat
     click.echo(format_report(report))
     if as_json:
         as_json.write_text(json.dumps(report.to_json(), indent=2, default=float))
+
+
+@group.command("index")
+@click.argument("workspace", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Model that encodes the bank (default: the bundled one).")
+@click.option("--saves", type=click.IntRange(min=1), default=40, show_default=True,
+              help="File saves timed from the filesystem event to the bank commit.")
+@click.option("--gap", type=click.FloatRange(min=0.0), default=0.4, show_default=True,
+              help="Seconds between saves.")
+@click.option("--mmap-vectors", type=click.IntRange(min=0), default=1_000_000, show_default=True,
+              help="Vectors in the memory-mapped bank searched in a fresh process (0: skip).")
+@click.option("--dim", type=click.IntRange(min=8), default=128, show_default=True)
+@click.option("--skip-full", is_flag=True, help="Keep the existing index (skip the from-scratch timing).")
+@click.option("--json", "as_json", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON here.")
+def index_command(workspace: Path, checkpoint: Path | None, saves: int, gap: float, mmap_vectors: int, dim: int,
+                  skip_full: bool, as_json: Path | None) -> None:
+    """Full-index throughput, save -> commit latency, a 100-file folder move, memory-mapped search."""
+    from training.bench.index_bench import format_index_report, run_index_bench
+
+    report = run_index_bench(workspace, checkpoint, saves, gap, mmap_vectors, dim, skip_full)
+    click.echo(format_index_report(report))
+    if as_json:
+        as_json.write_text(json.dumps(report.to_json(), indent=2, default=float))
