@@ -16,7 +16,7 @@ BUDGET_P95_MS = 100.0
 """DESIGN §6: save → bank commit p95, *including* the assistant's encoding; we must use a fraction."""
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # ~5 s quiet, far more on a busy shared machine; and a timing assertion besides
 def test_one_file_resync_latency(tmp_path: Path) -> None:
     result = measure(tmp_path / "ws", files=1000, repeats=40)
     log.info("one-file re-sync: %s", result)
