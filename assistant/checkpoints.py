@@ -86,6 +86,14 @@ def save_checkpoint(path: str | os.PathLike[str], model: UltraEfficientTextJEPA,
         for name in ternary:  # the token head is PTQ int8, not ternary: it stays int8
             shapes[name] = list(state[name].shape)
             state[name] = pack_ternary(state[name])
+    embeddings: list[str] = []
+    if weight_format != "fp32":  # embeddings as int8 rows + a scale per row: a quarter of the bytes
+        for name in [n for n in state if n.endswith("embed.weight")]:
+            w = state.pop(name).float()
+            scale = w.abs().amax(dim=1, keepdim=True).clamp_min(1e-8) / 127.0
+            state[name + ".q8"] = (w / scale).round().to(torch.int8)
+            state[name + ".q8scale"] = scale
+            embeddings.append(name)
     metadata = {
         "format": "shutka-checkpoint",
         "format_version": FORMAT_VERSION,
@@ -94,6 +102,7 @@ def save_checkpoint(path: str | os.PathLike[str], model: UltraEfficientTextJEPA,
         "tokenizer": tokenizer.to_json(),
         "tokenizer_digest": tokenizer.digest,
         "packed_shapes": json.dumps(shapes),
+        "int8_embeddings": json.dumps(embeddings),
         "extra": json.dumps(extra or {}),
     }
     out = Path(path)
@@ -160,8 +169,13 @@ def load_checkpoint(path: str | os.PathLike[str], *, expect: ModelConfig | None 
         state = load_file(str(p))
     except (SafetensorError, OSError) as exc:
         raise CheckpointCorrupt(f"{p}: weights are unreadable ({exc}); re-download or re-train") from exc
-    for name, shape in json.loads(meta.get("packed_shapes", "{}")).items():
-        state[name] = unpack_ternary(state[name], tuple(shape))
+    try:
+        for name, shape in json.loads(meta.get("packed_shapes", "{}")).items():
+            state[name] = unpack_ternary(state[name], tuple(shape))
+        for name in json.loads(meta.get("int8_embeddings", "[]")):
+            state[name] = state.pop(name + ".q8").float() * state.pop(name + ".q8scale")
+    except KeyError as exc:
+        raise CheckpointCorrupt(f"{p}: quantized tensor {exc.args[0]!r} is missing") from exc
     model = UltraEfficientTextJEPA(config)
     if weight_format != "fp32":
         model = model.export_int8()
