@@ -55,6 +55,8 @@ class TrainState:
     step_in_epoch: int = 0
     """Data position: optimizer steps done within `epoch` (the next batch is this one)."""
     tokens_seen: int = 0
+    world: int = 1
+    """Processes that trained it: the data order (and the global batch) depend on it."""
     best_metric: float | None = None
     best_step: int | None = None
     scaler: dict[str, Any] = field(default_factory=dict)

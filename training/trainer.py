@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from assistant.errors import CheckpointMismatch
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.tokenizer import TypeScriptTokenizer
 from training.checkpointing import ResumeFile, TrainState, resume_path, save_best, save_resume
@@ -88,7 +89,7 @@ class Trainer:
         self.momentum = LinearMomentum(o.ema_start, o.ema_end, self.total_steps)
         self.fp16 = self.device.type == "cuda" and r.precision in ("auto", "fp16")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.fp16)
-        self.state = TrainState(phase)
+        self.state = TrainState(phase, world=ctx.world)
         self.out_dir = Path(r.checkpoint_dir)
         self.extra = extra or {}
 
@@ -96,6 +97,10 @@ class Trainer:
 
     def restore(self, resume: ResumeFile) -> None:
         """Continue exactly where `resume` stopped (weights, EMA target, AdamW, schedules, scaler, data, RNG)."""
+        if resume.state.world != self.ctx.world:
+            raise CheckpointMismatch(f"{resume.path}: world size is {resume.state.world} in the resume file but "
+                                     f"{self.ctx.world} now (the global batch and data order depend on it); "
+                                     "start a new run with --init from a checkpoint instead")
         resume.restore(self.model, self.optimizer)
         self.state = resume.state
         self.lr.count = self.momentum.count = self.state.step

@@ -1,7 +1,9 @@
 """`shutka eval suite syntax | programming | algorithmic`: three quick checks of a checkpoint, each a JSON report.
 
   syntax       greedy short completions of held-out lines: does `prefix + completion` parse as well as
-               `prefix + the real line` (tree-sitter ERROR/MISSING nodes)? Also exact match and edit similarity.
+               `prefix + the real line` (tree-sitter ERROR/MISSING nodes)? An empty completion adds no
+               error, so the rate over non-empty completions and the empty rate are reported too, with
+               exact match and edit similarity.
   programming  instruction → code retrieval on held-out pairs: instructions encoded by predict-from-cursor
                at `<|code|>`, code by the target encoder; MRR@10 and recall@1/5 against the other pairs' code.
   algorithmic  the hand-written set in algorithmic.jsonl (description + implementation): retrieval as
@@ -93,8 +95,10 @@ def completion_case(model: UltraEfficientTextJEPA, tokenizer: TypeScriptTokenize
 
 def summarize_completions(cases: list[dict[str, Any]]) -> dict[str, Any]:
     n = max(len(cases), 1)
+    written = [c for c in cases if c["completion"]]
     return {"cases": len(cases),
             "parse_rate": sum(c["parses_as_well"] for c in cases) / n,
+            "parse_rate_nonempty": sum(c["parses_as_well"] for c in written) / max(len(written), 1),
             "clean_completed_rate": sum(c["errors_completed"] == 0 for c in cases) / n,
             "clean_original_rate": sum(c["errors_original"] == 0 for c in cases) / n,
             "mean_extra_errors": sum(c["errors_completed"] - c["errors_original"] for c in cases) / n,
