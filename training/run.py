@@ -57,14 +57,15 @@ def resolve_start(phase: Phase, settings: Settings, resume: str | None, init: st
             log.warning("--resume: neither %s nor %s exists: starting from scratch", last, best)
         return Start(init=Path(init) if init else None)
     if resume is not None:
+        from assistant.checkpoints import read_metadata
+        from assistant.errors import CheckpointCorrupt
+
         path = Path(resume)
         try:
-            head = path.read_bytes()[:4096] if path.is_file() else b""
-        except OSError:
-            head = b""
-        if b"shutka-checkpoint" in head:  # a model checkpoint, not a resume file: start from its weights
+            read_metadata(path)  # a model checkpoint, not a resume file: start from its weights
             return Start(init=path)
-        return Start(init=Path(init) if init else None, resume=path)
+        except CheckpointCorrupt:
+            return Start(init=Path(init) if init else None, resume=path)  # load_resume says what is wrong
     return Start(init=Path(init) if init else None)
 
 

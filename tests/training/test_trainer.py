@@ -90,3 +90,15 @@ def test_phase2_starts_from_the_phase1_model(ts_corpus: Path, instruction_jsonl:
     assert best.extra["phase"] == "phase2" and best.extra["started_from"].endswith("best_model.pt")
     stats = (out / "data_phase2.json").read_text()
     assert '"train_pairs": 0' not in stats
+
+
+def test_resume_with_a_model_checkpoint_starts_from_its_weights(ts_corpus: Path, make_settings: MakeSettings,
+                                                                tmp_path: Path) -> None:
+    first = make_settings([str(ts_corpus)], run={"max_steps": 2, "checkpoint_dir": str(tmp_path / "a")})
+    run_phase("phase1", first)
+    best = tmp_path / "a" / "best_model.pt"
+    again = make_settings([str(ts_corpus)], run={"max_steps": 2, "checkpoint_dir": str(tmp_path / "b")})
+    result = run_phase("phase1", again, resume=str(best))
+    assert result.steps == 2  # a new run (step 0 → 2), not a continuation
+    assert load_checkpoint(tmp_path / "b" / "best_model.pt").extra["started_from"] == str(best)
+    assert load_checkpoint(best).config.vocab_size == load_checkpoint(tmp_path / "b" / "best_model.pt").config.vocab_size
