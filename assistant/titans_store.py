@@ -22,6 +22,7 @@ import torch
 from assistant.errors import AssistantError
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.model.memory import EpisodicStore
+from indexer.dbutil import enable_wal
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class TitansStore:
         self.db_path, self.state_dir, self.model = db_path, state_dir, model
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(db_path, check_same_thread=False, timeout=30.0, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self._conn)
         with self._lock:
             self._conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
             self._conn.execute("INSERT OR IGNORE INTO schema_versions VALUES ('titans', ?)", (SCHEMA_VERSION,))

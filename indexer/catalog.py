@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from indexer.catalog_writer import CatalogWriter
+from indexer.dbutil import enable_wal
 from indexer.errors import CatalogCorrupt, IndexerError
 from indexer.schema import MIGRATIONS, SCHEMA_VERSIONS_SQL, SYNC_TEMP_TABLES, TEMP_TABLE_NAMES, split_script
 from indexer.types import Chunk, Span
@@ -40,7 +41,6 @@ CATALOG_FILE = "index.sqlite"
 COMPONENT = "catalog"
 BUSY_TIMEOUT_MS = 30_000
 """How long a statement waits for another connection's write lock before failing."""
-WAL_RETRY_S = 0.01
 _CORRUPT_CODES = {getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26)}
 
 P = ParamSpec("P")
@@ -160,18 +160,7 @@ class Catalog:
         return conn
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        """Switch to WAL (persistent). The switch needs a moment of exclusive access and SQLite does
-        not wait for it with the busy handler, so a concurrent opener retries here."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while True:
-            try:
-                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                    conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
-                    raise
-                time.sleep(WAL_RETRY_S)
+        enable_wal(conn, BUSY_TIMEOUT_MS / 1000)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute(SCHEMA_VERSIONS_SQL)

@@ -22,8 +22,9 @@ class IndexerConfig(BaseModel):
     """A definition longer than this is split into windows of this many lines."""
     window_lines: int = Field(40, ge=5)
     """Line-window size for the fallback chunker (parse failure or top-level statements)."""
-    debounce_ms: int = Field(50, ge=0, le=10_000)
-    """The watcher waits this long after the last event of a burst before syncing."""
+    debounce_ms: int = Field(30, ge=0, le=10_000)
+    """The watcher waits this long after the last event of a burst before syncing (an editor's atomic
+    save arrives within a few ms; a branch switch keeps arriving while a sync runs and is coalesced)."""
     include_dependencies: bool = True
     """Index the `.d.ts` files of package.json's direct dependencies as a read-only library section."""
     max_dependency_files: int = Field(400, ge=0)

@@ -29,6 +29,7 @@ import numpy as np
 
 from assistant.bank.types import SECTIONS, Entry, EntryMeta, content_hash
 from assistant.errors import BankCorrupt, BankError, BankLocked
+from indexer.dbutil import enable_wal
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         try:
             if not read_only:
-                conn.execute("PRAGMA journal_mode=WAL")
+                enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             if read_only:
                 conn.execute("PRAGMA query_only=1")
