@@ -355,6 +355,10 @@ class CompletionConfig(BaseModel):
     """Larger documents are answered from a window around the cursor only."""
     num_threads: int = Field(1, ge=1)
     """torch threads for inference (one is fastest on a shared 2-core machine)."""
+    adapt: bool = True
+    """After indexing, fine-tune the ranker on tasks made from the workspace's own code (background)."""
+    adapt_seconds: float = Field(120.0, gt=0)
+    """Time budget of that adaptation."""
 
 
 class ServerConfig(BaseModel):

@@ -60,6 +60,9 @@ class Runtime:
     closers: list[Callable[[], None]] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
     """Set once the first sync finished (immediately when there was none)."""
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set by close(): background work (indexing, adaptation) stops at its next step."""
+    background: list[threading.Thread] = field(default_factory=list)
 
     def start_watcher(self) -> None:
         if self.watcher is None:
@@ -67,6 +70,10 @@ class Runtime:
             self.watcher.start(initial_sync=True)  # catches changes made while the runtime started
 
     def close(self) -> None:
+        self.stopping.set()
+        for thread in self.background:
+            thread.join(timeout=60)
+        self.background.clear()
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
@@ -116,6 +123,7 @@ def open_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike[
         if sync == "background":
             thread = threading.Thread(target=_initial_sync, args=(runtime, progress), name="shutka-index",
                                       daemon=True)
+            runtime.background.append(thread)
             thread.start()
         elif sync:
             _initial_sync(runtime, progress)
@@ -179,7 +187,7 @@ def _initial_sync(runtime: Runtime, progress: Callable[[str, int, int], None] | 
     assistant = runtime.assistant
     report = None
     try:
-        report = sync_in_batches(assistant, progress)
+        report = sync_in_batches(assistant, progress, stop=runtime.stopping)
     except BankModelMismatch:
         raise
     except Exception:  # background thread: a failure is logged and the workspace stays usable
@@ -188,11 +196,25 @@ def _initial_sync(runtime: Runtime, progress: Callable[[str, int, int], None] | 
             raise
     finally:
         runtime.ready.set()
+    if report is not None and runtime.completion_config.adapt and not runtime.stopping.is_set():
+        thread = threading.Thread(target=_adapt, args=(runtime,), name="shutka-adapt", daemon=True)
+        runtime.background.append(thread)
+        thread.start()
     return report
 
 
+def _adapt(runtime: Runtime) -> None:
+    from assistant.adaptation import adapt_workspace
+
+    try:
+        adapt_workspace(runtime.assistant, runtime.workspace.state_dir, runtime.completion_config.adapt_seconds,
+                        runtime.stopping)
+    except Exception:  # background: the shipped ranker stays in use
+        log.exception("workspace adaptation failed")
+
+
 def sync_in_batches(assistant: Assistant, progress: Callable[[str, int, int], None] | None = None,
-                    batch_files: int = INITIAL_BATCH_FILES) -> SyncReport:
+                    batch_files: int = INITIAL_BATCH_FILES, stop: threading.Event | None = None) -> SyncReport:
     """A full sync whose new files are parsed, encoded and committed `batch_files` at a time."""
     idx = assistant.indexer
     started = time.monotonic()
@@ -221,7 +243,7 @@ def sync_in_batches(assistant: Assistant, progress: Callable[[str, int, int], No
                 if progress:
                     progress("index", done, total)
                 plan = replace(plan, compute=plan.compute[batch_files:])
-                if not plan.compute:
+                if not plan.compute or (stop is not None and stop.is_set()):
                     break
             generation = idx.catalog.generation()
     finally:

@@ -22,15 +22,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from assistant.complete import Analysis, Switches
+from assistant.adaptation import adapt_ranker, ranking_example, request_for
+from assistant.complete import Switches
 from assistant.lexical import normalize, query_window, split_file
 from assistant.ranker import Ranker, RankingExample
 from assistant.runtime import Runtime, open_runtime
-from assistant.types import CompletionRequest
 from training.completion_eval.baselines import predict_a, predict_b
-from training.completion_eval.make_tasks import make_tasks
 from training.completion_eval.scoring import Score, percentile, score
 from training.completion_eval.tasks import Task
 
@@ -74,31 +71,9 @@ class TaskResult:
         return self.score.em == 1.0 or self.score.es >= ES_GOOD
 
 
-def request_for(task: Task, fill_in_middle: bool, gate: bool = True) -> CompletionRequest:
-    """What the editor would send: the file up to the cursor (and, in FIM mode, the lines after the
-    cursor's line; the rest of the cursor's own line is never shown)."""
-    text = task.prefix + task.cursor_prefix
-    if fill_in_middle:
-        text += "\n" + task.suffix
-    return CompletionRequest(text, task.line, len(task.cursor_prefix), task.file, fill_in_middle=fill_in_middle,
-                             use_gate=gate)
-
-
-def gold_index(analysis: Analysis, target: str) -> int:
-    key = normalize(target)
-    for i, opt in enumerate(analysis.options):
-        if opt.key == key:
-            return i
-    return -1
-
-
-def ranking_example(analysis: Analysis, target: str) -> RankingExample:
-    feats = np.stack([o.features for o in analysis.options]) if analysis.options else np.zeros((0, 0), np.float32)
-    return RankingExample(feats.astype(np.float32), analysis.task.astype(np.float32), gold_index(analysis, target))
-
-
 def open_package(package_dir: Path, checkpoint: Path | None, settings: EvalSettings) -> Any:
-    overrides: dict[str, Any] = {"quantized": settings.quantized, "fill_in_middle": settings.fill_in_middle}
+    overrides: dict[str, Any] = {"quantized": settings.quantized, "fill_in_middle": settings.fill_in_middle,
+                                 "adapt": False}
     if settings.threshold is not None:
         overrides["miras_confidence_threshold"] = settings.threshold
     return open_runtime(package_dir, checkpoint=checkpoint, sync=True, completion=overrides)
@@ -117,7 +92,7 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
         completer.titans.reset()
     try:
         if settings.adapt:
-            completer.ranker = adapt_ranker(runtime, tasks, settings, completer.ranker)
+            completer.ranker = adapt_for_package(runtime, tasks, settings, completer.ranker)
         threshold = completer.config.miras_confidence_threshold if settings.use_gate else 0.0
         results = []
         ordered = sorted(tasks, key=lambda t: (t.file, t.line_no))
@@ -160,20 +135,18 @@ def baseline_scores(runtime: Runtime, task: Task) -> dict[str, Score]:
     return {"A": score(predict_a(cands), task.target), "B": score(predict_b(cands), task.target)}
 
 
-def adapt_ranker(runtime: Runtime, tasks: list[Task], settings: EvalSettings, base: Ranker) -> Ranker:
-    """Fine-tune the ranker on tasks made from the package's files that no task targets."""
-    root = runtime.workspace.root
-    excluded = frozenset(t.file for t in tasks)
-    own = make_tasks(root, "adapt", settings.adapt_files, settings.adapt_lines, seed=1, exclude=excluded)
-    if len(own) < 20:
-        return base
-    examples: list[RankingExample] = []
-    completer = runtime.assistant.completer
-    for t in own:
-        examples.append(ranking_example(completer.analyse(request_for(t, settings.fill_in_middle),
-                                                          settings.switches), t.target))
-    split = int(len(examples) * 0.8)
-    return Ranker.fit(examples[:split], examples[split:], epochs=30, anchor=base, anchor_weight=0.05)
+def adapt_for_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings, base: Ranker) -> Ranker:
+    """Workspace adaptation within the visibility rule: only files that no task targets are used."""
+    excluded = {t.file for t in tasks}
+    catalog = runtime.assistant.indexer.catalog
+    files = ((p, catalog.file_text(p) or "") for p, s in sorted(catalog.file_states().items())
+             if p not in excluded and s.section == "workspace")
+    ranker, report = adapt_ranker(runtime.assistant.completer, files, base, budget_s=600.0,
+                                  files_per_workspace=settings.adapt_files, lines_per_file=settings.adapt_lines,
+                                  switches=settings.switches, fill_in_middle=settings.fill_in_middle)
+    log.info("%s: adapted on %d tasks, held-out top-1 %.1f -> %.1f", tasks[0].package if tasks else "?",
+             report.tasks, report.top1_before, report.top1_after)
+    return ranker
 
 
 # -- reports ----------------------------------------------------------------------------------------------

@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.selfsup import Task
 from indexer.errors import ShutkaError
 
 SOURCE_SUFFIXES = (".ts", ".tsx", ".mts", ".cts")
 DECLARATION_SUFFIXES = (".d.ts", ".d.mts", ".d.cts")
 MANIFEST = ".corpus.json"
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One cursor position: `prefix + cursor_prefix + target + "\\n" + suffix` is the file."""
-
-    id: str
-    package: str
-    file: str
-    line_no: int
-    """1-based, as in the JSONL."""
-    prefix: str
-    cursor_prefix: str
-    target: str
-    suffix: str
-
-    @property
-    def line(self) -> int:
-        """0-based line of the cursor."""
-        return self.line_no - 1
+__all__ = ["Task", "load_tasks", "package_folders", "read_text", "source_files"]
 
 
 def load_tasks(path: str | os.PathLike[str], limit: int | None = None) -> list[Task]:
