@@ -66,6 +66,10 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
     settings = EvalSettings(switches, use_gate=not no_gate, fill_in_middle=fim, quantized=not fp32,
                             online_titans=online, adapt=adapt, compare_baselines=compare_baselines,
                             threshold=threshold)
+    ablated = [g for g, on in (("hoprag", no_hoprag), ("titans", no_titans), ("decoding", no_decoding),
+                                ("latent", no_latent)) if on]
+    if len(ablated) == 1:
+        settings = _variant_ranker(settings, checkpoint, ablated[0])
     all_tasks = load_tasks(tasks)
     folders = package_folders(corpus)
     grouped: dict[str, list] = defaultdict(list)
@@ -99,6 +103,23 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
             for r in results:
                 fh.write(json.dumps({**asdict(r), "score": asdict(r.score),
                                      "baselines": {k: asdict(v) for k, v in r.baselines.items()}}) + "\n")
+
+
+def _variant_ranker(settings, checkpoint: Path | None, group: str):  # type: ignore[no-untyped-def]
+    """An ablation is measured with the ranker trained without that signal, when one was shipped."""
+    from dataclasses import replace
+
+    from assistant.checkpoints import resolve_checkpoint
+    from assistant.ranker import Ranker
+    from training.ranker_training import variant_path
+
+    path = variant_path(resolve_checkpoint(checkpoint).with_name(
+        resolve_checkpoint(checkpoint).stem + ".ranker.safetensors"), group)
+    if path.is_file():
+        click.echo(f"ablation ranker: {path.name}", err=True)
+        return replace(settings, ranker=Ranker.load(path))
+    click.echo(f"no ranker trained without {group}: the main ranker runs with those features zeroed", err=True)
+    return settings
 
 
 def _register_suites() -> None:
