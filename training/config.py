@@ -46,7 +46,8 @@ class DataConfig(BaseModel):
     extensions: tuple[str, ...] = (".ts", ".tsx", ".mts", ".cts")
     """File extensions read from folders and workspaces."""
     max_samples: int | None = Field(None, ge=1)
-    """Code documents (files / rows) kept at most, chosen by path hash so every package is sampled."""
+    """Code documents (files / rows) kept at most, sampled by path hash after the per-package caps (phase 2:
+    JSDoc pairs are still mined from every kept file)."""
     instruction_samples: int | None = Field(None, ge=0)
     """Phase 2: instruction pairs kept at most (hub/table pairs first, then mined JSDoc pairs)."""
     max_lines_per_package: int | None = Field(60_000, ge=1)

@@ -170,3 +170,12 @@ def test_workspace_source_reads_the_index_or_walks_the_disk(tmp_path: Path, capl
     caplog.clear()
     indexed = list(read_source(spec, DataConfig(), SkipCounts()))
     assert [(d.path, d.text) for d in indexed] == [(d.path, d.text) for d in walked] and not caplog.text
+
+
+def test_max_samples_thins_code_across_packages_but_pairs_come_from_every_file(ts_corpus: Path) -> None:
+    config = DataConfig(sources=(str(ts_corpus),), val_file_fraction=0.0, max_samples=4)
+    sampled = load_corpus(config, "phase2")
+    everything = load_corpus(config.model_copy(update={"max_samples": None}), "phase2")
+    assert len(sampled.train) == 4 and len({d.package for d in sampled.train}) >= 2
+    assert sampled.dropped["max_samples"] == 14
+    assert len(sampled.train_pairs) == len(everything.train_pairs) > 4 * 3

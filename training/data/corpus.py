@@ -1,5 +1,5 @@
-"""The corpus of a run: documents and instruction pairs from every source, deduplicated, sampled,
-capped per package and split into train and validation by hash — deterministic, nothing leaks.
+"""The corpus of a run: documents and instruction pairs from every source, deduplicated, capped per
+package, sampled (`max_samples`) and split into train and validation by hash — deterministic, nothing leaks.
 
 Split rule (a record is held out when any holds):
   its package is in `val_packages`, or hash(package) < val_package_fraction (whole packages), or
@@ -131,18 +131,18 @@ def load_corpus(config: DataConfig, phase: Phase) -> Corpus:
                  len(pairs) - before[1])
     dropped: dict[str, int] = {}
     docs, dropped["duplicate"] = _dedupe(docs, lambda d: d.text)
+    docs, dropped["package_cap"] = cap_packages(docs, config)
+    if phase == "phase2" and config.mine_pairs:
+        pairs += mine_pairs(docs, config)  # from every kept file, before max_samples thins the code views
     if config.max_samples is not None and len(docs) > config.max_samples:
         dropped["max_samples"] = len(docs) - config.max_samples
         keep = {d.key for d in _by_hash(docs, "sample")[: config.max_samples]}
         docs = [d for d in docs if d.key in keep]
-    docs, dropped["package_cap"] = cap_packages(docs, config)
     train = [d for d in docs if not is_validation(d.package, d.path, config)]
     val = [d for d in docs if is_validation(d.package, d.path, config)]
 
     corpus = Corpus(train, val, skips=skips, dropped=dropped)
     if phase == "phase2":
-        if config.mine_pairs:
-            pairs += mine_pairs(docs, config)
         pairs, dropped["duplicate_pairs"] = _dedupe(pairs, lambda p: f"{p.instruction}\x00{p.code}")
         corpus.train_pairs = [p for p in pairs if not is_validation(p.package, p.path, config)]
         corpus.val_pairs = [p for p in pairs if is_validation(p.package, p.path, config)]
