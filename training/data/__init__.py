@@ -1,0 +1,1 @@
+"""Training data: sources → corpus (caps, split) → views and instruction rows → batches (`JepaBatch`)."""

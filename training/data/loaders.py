@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from assistant.tokenizer import TypeScriptTokenizer
@@ -128,8 +127,7 @@ class TrainData:
     def loader(self, sampler: Sampler[list[Key]], num_workers: int) -> DataLoader:
         dataset = self.train if not isinstance(sampler, ValSampler) else self.val
         return DataLoader(dataset, batch_sampler=sampler, num_workers=num_workers,
-                          collate_fn=functools.partial(collate, pad_id=self.pad_id),
-                          pin_memory=torch.cuda.is_available())
+                          collate_fn=functools.partial(collate, pad_id=self.pad_id))
 
 
 def build_rows(corpus: Corpus, tokenizer: TypeScriptTokenizer, settings: Settings, phase: Phase) -> TrainData:
