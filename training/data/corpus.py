@@ -120,12 +120,12 @@ def load_corpus(config: DataConfig, phase: Phase) -> Corpus:
     skips = SkipCounts()
     docs: list[Document] = []
     pairs: list[InstructionPair] = []
-    specs = [SourceSpec.parse(s) for s in config.sources]
+    specs = [(SourceSpec.parse(s), config.max_samples) for s in config.sources]
     if phase == "phase2":
-        specs += [SourceSpec.parse(s) for s in config.instruction_sources]
-    for spec in specs:
+        specs += [(SourceSpec.parse(s), config.instruction_samples) for s in config.instruction_sources]
+    for spec, limit in specs:  # `limit` only bounds what a hub stream reads; local sources are read whole
         before = (len(docs), len(pairs))
-        for record in read_source(spec, config, skips, limit=config.max_samples):
+        for record in read_source(spec, config, skips, limit=limit):
             (docs if isinstance(record, Document) else pairs).append(record)
         log.info("%s: %d documents, %d instruction pairs", spec.location, len(docs) - before[0],
                  len(pairs) - before[1])
