@@ -110,7 +110,14 @@ def _run(phase: str, kw: dict[str, Any], data: dict[str, Any]) -> None:
 
     result = run_phase(phase, settings, resume=kw["resume"], init=kw["init"])  # type: ignore[arg-type]
     if rank == 0:
+        import json
+
         out = Path(settings.run.checkpoint_dir)
+        stats = json.loads((out / f"data_{phase}.json").read_text(encoding="utf-8"))
+        click.echo(f"data: {stats['train_files']} train / {stats['val_files']} validation files, "
+                   f"{stats['train_pairs']} / {stats['val_pairs']} instruction pairs, {stats['train_sequences']} "
+                   f"training sequences; skipped {stats['skipped']['counts'] or 'nothing'}; "
+                   f"left out {({k: v for k, v in stats['dropped'].items() if v}) or 'nothing'}")
         click.echo(f"{phase}: {result.steps} steps ({result.stop_reason}); best {settings.run.best_metric} "
                    f"{result.best_metric if result.best_metric is not None else 'n/a'}")
         click.echo(f"  model   {out / 'best_model.pt'}\n  titans  {out / 'best_model_titans.pt'}\n"
