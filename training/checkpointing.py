@@ -253,3 +253,16 @@ def save_best(checkpoint_dir: Path, model: UltraEfficientTextJEPA, tokenizer: Ty
     if model.titans is not None:
         model.save_titans_memory(checkpoint_dir / BEST_TITANS)
     return out
+
+
+def carry_best(resume_dir: Path, out_dir: Path) -> None:
+    """Resuming into another folder (a new Kaggle session reading the last one's output): bring the best
+    model along, so best_model.pt exists even if the continued run never beats it."""
+    import shutil
+
+    if resume_dir.resolve() == out_dir.resolve():
+        return
+    for name in (BEST_MODEL, BEST_TITANS):
+        if (resume_dir / name).is_file() and not (out_dir / name).exists():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(resume_dir / name, out_dir / name)

@@ -22,7 +22,7 @@ import torch
 from assistant.errors import CheckpointMismatch
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.tokenizer import TypeScriptTokenizer
-from training.checkpointing import BEST_MODEL, ResumeFile, load_resume, resume_path
+from training.checkpointing import BEST_MODEL, ResumeFile, carry_best, load_resume, resume_path
 from training.config import Phase, Settings
 from training.data.corpus import Corpus, load_corpus
 from training.data.loaders import build_rows
@@ -157,6 +157,8 @@ def run_phase(phase: Phase, settings: Settings, *, resume: str | None = None, in
         trainer = Trainer(model, tokenizer, data, settings, ctx, phase, extra)
         if resumed is not None:
             trainer.restore(resumed)
+            if ctx.is_main:
+                carry_best(resumed.path.parent, out_dir)
         return trainer.fit()
     finally:
         shutdown(ctx)

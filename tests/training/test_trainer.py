@@ -51,6 +51,9 @@ def test_resume_continues_bit_for_bit(ts_corpus: Path, make_settings: MakeSettin
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     state = load_resume(resume_path(tmp_path / "b", "phase1")).state
     assert (state.step, state.step_in_epoch) == (8, 8)
+    elsewhere = make_settings([str(ts_corpus)], run={"max_steps": 9, "checkpoint_dir": str(tmp_path / "c")})
+    run_phase("phase1", elsewhere, resume=str(resume_path(tmp_path / "b", "phase1")))  # a new session's folder
+    assert (tmp_path / "c" / "best_model.pt").is_file() and (tmp_path / "c" / "best_model_titans.pt").is_file()
 
 
 def test_resume_refuses_other_settings_and_unreadable_files(ts_corpus: Path, make_settings: MakeSettings,
