@@ -302,13 +302,17 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    flat = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    if flat:  # a plain TrainingConfig file (keys at the top, as TrainingConfig.from_toml reads it)
+        data = {k: v for k, v in data.items() if isinstance(v, dict)}
+        clash = sorted(set(flat) & set(data.get("train", {})))
+        if clash:
+            raise ConfigError(f"{path}: {', '.join(clash)} given both at the top level and in [train]")
+        data["train"] = {**data.get("train", {}), **flat}
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"{path}: unknown table(s) {', '.join(f'[{u}]' for u in unknown)} "
-                          f"(valid: {', '.join(f'[{s}]' for s in SECTIONS)})")
-    for name, table in data.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [{name}] must be a table")
+                          f"(valid: {', '.join(f'[{s}]' for s in SECTIONS)}; top-level keys are [train] fields)")
     return data
 
 

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from indexer.errors import ConfigError
 from training.config import load_settings, preset_names
 from training.schedules import LinearMomentum, WarmupCosine
 
@@ -67,6 +68,17 @@ def test_scripts_document_the_kaggle_flags() -> None:
                               text=True, cwd=ROOT, timeout=60)
         assert done.returncode == 0, done.stderr
         assert all(flag in done.stdout for flag in (*flags, "--config"))
+
+
+def test_a_plain_training_config_file_is_the_train_table(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.toml"
+    plain.write_text("model_size = 'tiny'\nbatch_size = 4\n\n[run]\nseed = 3\n")
+    settings = load_settings(plain)
+    assert (settings.train.model_size, settings.train.batch_size, settings.run.seed) == ("tiny", 4, 3)
+    weird = tmp_path / "weird.toml"
+    weird.write_text("[trian]\nbatch_size = 4\n")
+    with pytest.raises(ConfigError, match=r"unknown table\(s\) \[trian\]"):
+        load_settings(weird)
 
 
 @pytest.mark.parametrize("name", ["tiny_cpu", "default_cpu", "kaggle_t4", "kaggle_t4x2"])
