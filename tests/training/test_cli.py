@@ -96,3 +96,12 @@ def test_schedules_step_returns_the_value() -> None:
     assert all(a >= b for a, b in itertools.pairwise(values[3:]))
     ema = LinearMomentum(0.99, 1.0, total=10)
     assert [ema.step() for _ in range(3)] == pytest.approx([0.99, 0.991, 0.992])
+
+
+def test_options_that_do_not_apply_here_are_errors(ts_corpus: Path) -> None:
+    settings = load_settings("tiny_cpu", {"data": {"sources": [str(ts_corpus)]},
+                                          "run": {"device": "cpu", "precision": "fp16"}})
+    errors, _ = settings.issues("phase1")
+    assert any(e.startswith("[run] precision: fp16 needs a CUDA device") for e in errors)
+    assert any("phase 2 needs code or instruction pairs" in e
+               for e in load_settings("tiny_cpu").issues("phase2")[0])
