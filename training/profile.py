@@ -30,6 +30,9 @@ from training.data.rows import Row, collate
 from training.distributed import DistContext, resolve_device
 from training.trainer import Trainer
 
+PROC_SELF = Path("/proc/self")
+"""Linux's view of this process (resident set, high-water mark): an OS interface, not a data path."""
+
 
 class SyntheticRows:
     """Rows of random ordinary tokens with every target slot used (the heaviest batch of that shape)."""
@@ -50,7 +53,7 @@ class SyntheticRows:
 
 
 def _rss_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in (PROC_SELF / "status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
@@ -61,7 +64,7 @@ def _reset_cpu_peak() -> int:
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
+        (PROC_SELF / "clear_refs").write_text("5")
     return _rss_kib("VmRSS")
 
 
