@@ -1,0 +1,92 @@
+"""/v1/titans/*: save, load, forget and stats over raw HTTP, on a server of its own (these tests write)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.runtime import open_runtime
+from tests.assistant.api.conftest import LiveServer, new_workspace, runtime_factory, serve
+
+NEW_CODE = "\nexport function twice(n: number): number {\n  const doubled = n * 2;\n  return doubled + 0;\n}\n"
+
+
+@pytest.fixture(scope="module")
+def titans_server(tmp_path_factory: pytest.TempPathFactory, tiny_checkpoint: Path) -> Iterator[LiveServer]:
+    """A workspace indexed once, then edited: the server's start-up sync writes the new lines into the
+    Titans memory (surprise-gated) before /health reports ready, so the tests start with episodes."""
+    workspace = new_workspace(tmp_path_factory, "titans")
+    with open_runtime(workspace, checkpoint=tiny_checkpoint, sync=True):
+        pass
+    main = workspace / "src" / "main.ts"
+    main.write_text(main.read_text() + NEW_CODE)
+    with serve(runtime_factory(workspace, tiny_checkpoint), workspace) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def http(titans_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=titans_server.url, timeout=30.0) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def with_episodes(http: httpx.Client) -> int:
+    episodes = http.get("/v1/titans/stats").json()["episodes"]
+    assert episodes >= 2, "the edit should have taught the memory a few lines"
+    return episodes
+
+
+def test_stats_describe_the_memory(http: httpx.Client, with_episodes: int) -> None:
+    stats = http.get("/v1/titans/stats").json()
+    assert stats["episodes"] == with_episodes and stats["capacity"] >= stats["episodes"]
+    assert stats["writes"] > 0 and sum(b["count"] for b in stats["surprise_histogram"]) == stats["episodes"]
+    assert any("doubled" in e["text"] for e in stats["most_accessed"] + stats["least_accessed"])
+
+
+def test_save_defaults_to_the_workspace_file(http: httpx.Client, titans_server: LiveServer) -> None:
+    response = http.post("/v1/titans/save")
+    assert response.status_code == 200
+    path = Path(response.json()["path"])
+    assert path == titans_server.workspace.resolve() / ".shutka" / "titans" / "workspace_titans.pt"
+    assert path.is_file()
+
+
+def test_save_then_load_a_named_file(http: httpx.Client, titans_server: LiveServer, with_episodes: int) -> None:
+    saved = http.post("/v1/titans/save", json={"path": "snapshots/a.pt"}).json()
+    assert Path(saved["path"]).is_file() and saved["path"].endswith(".shutka/titans/snapshots/a.pt")
+    loaded = http.post("/v1/titans/load", json={"path": "snapshots/a.pt"})
+    assert loaded.status_code == 200 and loaded.json()["episodes"] == saved["episodes"]
+    assert http.post("/v1/titans/load", json={"path": saved["path"]}).status_code == 200  # absolute works too
+
+
+@pytest.mark.parametrize("path", ["../../escaped.pt", "/tmp/anywhere.pt", "../index.sqlite", "."])
+def test_save_never_writes_outside_the_titans_folder(http: httpx.Client, titans_server: LiveServer,
+                                                      path: str) -> None:
+    response = http.post("/v1/titans/save", json={"path": path})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_path"
+    assert not (titans_server.workspace.parent / "escaped.pt").exists()
+
+
+@pytest.mark.parametrize("path", ["missing.pt", "/dev/zero", "../index.sqlite"])
+def test_loading_what_is_not_a_memory_file_is_400(http: httpx.Client, path: str) -> None:
+    response = http.post("/v1/titans/load", json={"path": path})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] in ("invalid_file", "invalid_path")
+
+
+def test_forget_drops_the_least_accessed(http: httpx.Client, with_episodes: int) -> None:
+    response = http.post("/v1/titans/forget", params={"n": 1})
+    assert response.status_code == 200
+    assert response.json() == {"forgotten": 1, "episodes": with_episodes - 1}
+    everything = http.post("/v1/titans/forget", params={"n": 100}).json()
+    assert everything == {"forgotten": with_episodes - 1, "episodes": 0}
+
+
+@pytest.mark.parametrize("query", [{}, {"n": -1}, {"n": "many"}])
+def test_forget_needs_a_non_negative_n(http: httpx.Client, query: dict) -> None:
+    response = http.post("/v1/titans/forget", params=query)
+    assert response.status_code == 400 and response.json()["error"]["param"] == "n"
