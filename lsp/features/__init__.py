@@ -1,0 +1,1 @@
+"""One module per LSP feature group; each exposes `register(server)` (see `lsp.server.create_server`)."""

@@ -1,0 +1,427 @@
+"""`ShutkaLanguageServer`: the pygls server that holds one workspace's runtime, the options, the
+document queue and the worker pools; `create_server()` builds it with every feature registered.
+
+Blocking work (the model, the index, the bank) never runs on the event loop: it goes to small
+worker pools, so `$/cancelRequest` answers at once, and a request that was cancelled before its
+turn never runs. Domain errors become JSON-RPC errors here, once (`call`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.io_ import run_async
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+
+from assistant.errors import InvalidRequest
+from assistant.runtime import Runtime, open_runtime
+from assistant.service import Assistant
+from assistant.types import CompletionRequest, CompletionResult, SyncReport
+from indexer.errors import ConfigError, ShutkaError
+from indexer.workspace import Workspace
+from lsp import convert
+from lsp.documents import DocumentQueue
+from lsp.options import LspOptions, resolve_options
+from lsp.progress import IndexProgress
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+NAME = "shutka"
+REQUEST_FAILED = int(types.LSPErrorCodes.RequestFailed)
+REMEMBERED_REQUESTS = 256
+"""Completion requests kept for `shutka.completionAccepted` (older ones are rebuilt from the buffer)."""
+SHUTDOWN_INDEX_WAIT_S = 10.0
+"""On shutdown, how long to let a first index that is still running reach its next commit."""
+READY_POLL_S = 0.1
+"""How often start-up looks whether the first index finished (it runs in its own thread)."""
+POOLS = {"model": 1, "documents": 1, "queries": 2}
+"""Worker threads: completions (the engine serialises model work anyway, so one thread and a queue
+whose cancelled entries never run); buffer updates and saves, in order; hovers, symbols, commands."""
+
+
+def _version() -> str:
+    try:
+        return version("shutka")
+    except PackageNotFoundError:  # running from a source tree without an install
+        return "0+unknown"
+
+
+_ANSWERED = object()
+"""A request whose params could not be read and that was already answered with an error."""
+
+
+class ShutkaProtocol(LanguageServerProtocol):
+    """pygls' protocol, plus an InvalidParams answer to a request whose params do not fit its type
+    (pygls only logs those, and the client would wait forever)."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if not ("id" in data and "method" in data):
+                raise
+            cause = exc.__cause__ or exc
+            log.warning("invalid params for %s (id %s): %s", data.get("method"), data.get("id"), cause)
+            error = JsonRpcInvalidParams(f"invalid params for {data['method']}: {cause}")
+            self._send_response(data["id"], error=error.to_response_error())
+            return _ANSWERED
+
+    def handle_message(self, message: Any) -> None:
+        if message is _ANSWERED:
+            return
+        super().handle_message(message)
+
+
+class ShutkaLanguageServer(LanguageServer):
+    """One workspace: its runtime (built after `initialize`), options, open documents and pools."""
+
+    def __init__(self, checkpoint: Path | None = None) -> None:
+        super().__init__(NAME, _version(), protocol_cls=ShutkaProtocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.cli_checkpoint = checkpoint
+        """--checkpoint (initializationOptions.checkpoint wins over it)."""
+        self.options = LspOptions()
+        self.root: Path | None = None
+        """The workspace: the first workspace folder, else rootUri / rootPath."""
+        self.runtime: Runtime | None = None
+        self.start_error: str | None = None
+        """Why there is no runtime (shown to the user once, returned by commands)."""
+        self.progress: IndexProgress | None = None
+        self.documents = DocumentQueue(partial(self.submit, "documents"))
+        self.feedback_counts = {"accepted": 0, "rejected": 0}
+        self._started: asyncio.Future[Runtime | None] | None = None
+        self._start_task: asyncio.Task[None] | None = None
+        self._requests: OrderedDict[str, CompletionRequest] = OrderedDict()
+        self._pools = {name: ThreadPoolExecutor(n, thread_name_prefix=f"shutka-{name}") for name, n in POOLS.items()}
+        self._stack = contextlib.ExitStack()
+        self._close_lock = threading.Lock()
+        self._log_handler: logging.Handler | None = None
+
+    # -- running blocking work -----------------------------------------------------------------
+
+    def submit(self, pool: str, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Run `fn(*args)` in `pool`; cancelling the returned future before it starts drops it."""
+        return asyncio.get_running_loop().run_in_executor(self._pools[pool], fn, *args)
+
+    async def call(self, pool: str, fn: Callable[..., T], *args: Any) -> T:
+        """`submit` and wait, with domain errors as JSON-RPC errors: a bad request or option is
+        InvalidParams, any other Shutka error RequestFailed (the message says what to do)."""
+        try:
+            return await self.submit(pool, fn, *args)
+        except (InvalidRequest, ConfigError) as exc:
+            raise JsonRpcInvalidParams(str(exc)) from exc
+        except ShutkaError as exc:
+            raise JsonRpcException(str(exc), code=REQUEST_FAILED) from exc
+
+    # -- start-up and shutdown -----------------------------------------------------------------
+
+    def begin(self, params: types.InitializeParams) -> None:
+        """`initialize`: read the workspace and the options, then start loading the model and
+        indexing in the background (the reply does not wait for either)."""
+        self.root = workspace_root(params)
+        workspace = None
+        if self.root is None:
+            self.start_error = "no workspace folder: open a folder to use Shutka"
+        else:
+            try:
+                workspace = Workspace(self.root)
+            except ShutkaError as exc:
+                self.start_error = str(exc)
+        try:
+            flags = {"checkpoint": str(self.cli_checkpoint) if self.cli_checkpoint else None}
+            self.options = resolve_options(workspace, params.initialization_options, flags)
+        except ConfigError as exc:
+            self.options = LspOptions(checkpoint=flags["checkpoint"])
+            self.show(f"Shutka: {exc}; using the defaults", types.MessageType.Error)
+        self._configure_log_file()
+        loop = asyncio.get_running_loop()
+        self.progress = IndexProgress(self, loop)
+        self._started = loop.create_future()
+        if self.start_error is not None:
+            self.show(f"Shutka: {self.start_error}", types.MessageType.Error)
+            self._started.set_result(None)
+            self.progress.finish(self.start_error)
+            return
+        self._start_task = loop.create_task(self._start())
+
+    async def _start(self) -> None:
+        assert self._started is not None and self.progress is not None and self.root is not None
+        t0 = time.monotonic()
+        try:
+            runtime = await asyncio.to_thread(self._open_runtime, self.root, self.progress)
+        except asyncio.CancelledError:
+            self._started.cancel()
+            raise
+        except Exception as exc:  # the boundary: a model or workspace that cannot open is reported, not fatal
+            self.start_error = str(exc) if isinstance(exc, ShutkaError) else f"cannot start: {exc!r}"
+            log.error("cannot start on %s: %s", self.root, self.start_error,
+                      exc_info=not isinstance(exc, ShutkaError))
+            self.show(f"Shutka: {self.start_error}", types.MessageType.Error)
+            self.progress.finish("not started")
+            self._started.set_result(None)
+            return
+        self.runtime = runtime
+        runtime.assistant.add_listener(self._on_sync)
+        log.info("model loaded and %s opened in %.2f s; indexing in the background",
+                 self.root, time.monotonic() - t0)
+        for uri in list(self.workspace.text_documents):  # opened while the model was loading
+            self.open_document(uri)
+        self._started.set_result(runtime)
+        while not runtime.ready.is_set():
+            await asyncio.sleep(READY_POLL_S)
+        if self.options.watch:
+            await self.submit("documents", runtime.start_watcher)
+        stats = runtime.assistant.bank_stats()
+        log.info("first index done in %.1f s: %d bank entries", time.monotonic() - t0, stats.entries)
+        self.progress.finish(f"ready: {stats.entries} entries from {stats.files} files")
+
+    def _open_runtime(self, root: Path, progress: IndexProgress) -> Runtime:
+        """Load the model and open the workspace; the first index runs in a background thread."""
+        checkpoint = self.options.checkpoint
+        return self._stack.enter_context(open_runtime(
+            root, checkpoint=checkpoint, sync="background", watch=False,
+            completion=self.options.completion_overrides(), progress=progress.update))
+
+    async def ready(self) -> Runtime | None:
+        """The runtime once built (None if it could not start); a cancelled caller leaves it be."""
+        if self._started is None:
+            return None
+        return await asyncio.shield(self._started)
+
+    @property
+    def assistant(self) -> Assistant:
+        """The facade; RequestFailed (with the reason) when the runtime did not start."""
+        if self.runtime is None:
+            reason = self.start_error or "Shutka is still starting"
+            raise JsonRpcException(reason, code=REQUEST_FAILED)
+        return self.runtime.assistant
+
+    async def stop(self) -> None:
+        """`shutdown`: let a running first index reach a commit, then close the runtime (the
+        watcher stops, the bank and the Titans memory are flushed)."""
+        self.documents.close()
+        if self._started is not None and not self._started.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._started), SHUTDOWN_INDEX_WAIT_S)
+        if self._start_task is not None:
+            self._start_task.cancel()
+        runtime = self.runtime
+        if runtime is not None and not runtime.ready.is_set():
+            log.warning("shutting down while the first index runs: waiting up to %.0f s", SHUTDOWN_INDEX_WAIT_S)
+            await asyncio.to_thread(runtime.ready.wait, SHUTDOWN_INDEX_WAIT_S)
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """Close the runtime and the pools (idempotent; also run when the client exits abruptly)."""
+        with self._close_lock:
+            self.runtime = None
+            try:
+                self._stack.close()
+            finally:
+                for pool in self._pools.values():
+                    pool.shutdown(wait=False, cancel_futures=True)
+                if self._log_handler is not None:
+                    logging.getLogger().removeHandler(self._log_handler)
+                    self._log_handler.close()
+                    self._log_handler = None
+
+    def _on_sync(self, report: SyncReport) -> None:
+        """Every committed sync (syncing thread): logged."""
+        log.info("sync committed: generation %d, +%d -%d ~%d files, %d encoded, %.0f ms",
+                 report.generation, report.added, report.removed, report.moved, report.encoded,
+                 report.latency_ms)
+
+    def _configure_log_file(self) -> None:
+        if not self.options.log_file:
+            return
+        try:
+            handler = logging.FileHandler(self.options.log_file, encoding="utf-8")
+        except OSError as exc:
+            self.show(f"Shutka: cannot write the log file {self.options.log_file}: {exc.strerror}",
+                      types.MessageType.Warning)
+            return
+        handler.setLevel(self.options.log_level.upper())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(min(root.level or logging.WARNING, handler.level))
+        self._log_handler = handler
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    # -- documents -----------------------------------------------------------------------------
+
+    def rel_path(self, uri: str) -> str | None:
+        """Workspace-relative path of a `file:` URI inside the workspace (None otherwise)."""
+        path = convert.uri_to_path(uri)
+        if path is None or self.runtime is None:
+            return None
+        root = self.runtime.workspace.root
+        for candidate in (path, path.resolve()):
+            with contextlib.suppress(ValueError):
+                return candidate.relative_to(root).as_posix()
+        return None
+
+    def text_of(self, uri: str) -> str | None:
+        """The buffer (open documents win), else the file on disk; None if there is neither."""
+        doc = self.workspace.text_documents.get(unquote(uri))
+        if doc is not None:
+            return doc.source
+        path = convert.uri_to_path(uri)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    def open_document(self, uri: str) -> None:
+        """didOpen: the buffer becomes context at once (it wins over the disk)."""
+        path, text = self.rel_path(uri), self.text_of(uri)
+        if path is None or text is None or self.runtime is None:
+            return
+        self.documents.cancel(uri)
+        self.documents.now(uri, partial(self.runtime.assistant.open_document, path, text))
+
+    def change_document(self, uri: str) -> None:
+        """didChange: hand the buffer over once it has been quiet for `debounce_ms`."""
+        path = self.rel_path(uri)
+        if path is None or self.runtime is None:
+            return
+        assistant = self.runtime.assistant
+
+        def job() -> Callable[[], Any] | None:
+            doc = self.workspace.text_documents.get(unquote(uri))
+            return None if doc is None else partial(assistant.update_document, path, doc.source)
+
+        self.documents.later(uri, self.options.debounce_ms / 1000, job)
+
+    def save_document(self, uri: str) -> None:
+        """didSave: the saved file goes through the same sync path as `shutka watch`."""
+        path = self.rel_path(uri)
+        if path is None or self.runtime is None:
+            return
+        self.documents.now(uri, partial(_sync_quietly, self.runtime.assistant, path))
+
+    def close_document(self, uri: str) -> None:
+        """didClose: the file on disk is context again."""
+        self.documents.cancel(uri)
+        path = self.rel_path(uri)
+        if path is None or self.runtime is None:
+            return
+        self.documents.now(uri, partial(self.runtime.assistant.close_document, path))
+
+    # -- completion ----------------------------------------------------------------------------
+
+    @property
+    def encoding(self) -> str:
+        return str(self.workspace.position_encoding or types.PositionEncodingKind.Utf16)
+
+    async def request_at(self, uri: str, position: types.Position, **kw: Any) -> CompletionRequest | None:
+        """The cursor as a CompletionRequest, after start-up; None when there is no runtime or no
+        such document; InvalidParams when the position is not in the document."""
+        if await self.ready() is None:
+            return None
+        text = self.text_of(uri)
+        if text is None:
+            return None
+        try:
+            line, column = convert.server_position(text, position, self.encoding)
+        except convert.PositionOutOfRange as exc:
+            raise JsonRpcInvalidParams(f"{uri}: {exc}") from exc
+        return CompletionRequest(text, line, column, self.rel_path(uri), **kw)
+
+    async def complete(self, uri: str, request: CompletionRequest) -> CompletionResult:
+        """Pending edits of other buffers first (they are context), then the engine, in the model pool."""
+        await self.documents.flush(skip=uri)
+        result = await self.call("model", self.assistant.complete, request)
+        self._requests[result.request_id] = request
+        while len(self._requests) > REMEMBERED_REQUESTS:
+            self._requests.popitem(last=False)
+        return result
+
+    def recall(self, request_id: str) -> CompletionRequest | None:
+        return self._requests.get(request_id)
+
+    def markdown(self, where: str) -> bool:
+        """Whether the client renders markdown in completion documentation / hovers."""
+        td = self.client_capabilities.text_document
+        if td is None:
+            return False
+        if where == "hover":
+            formats = td.hover.content_format if td.hover else None
+        else:
+            item = td.completion.completion_item if td.completion else None
+            formats = item.documentation_format if item else None
+        return types.MarkupKind.Markdown in (formats or [])
+
+    # -- transports ----------------------------------------------------------------------------
+
+    def start_tcp_socket(self, sock: socket.socket) -> None:
+        """Serve one client on an already-bound socket (so port 0 can be announced before serving)."""
+        self._stop_event = stop_event = threading.Event()
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)  # type: ignore[arg-type]
+            await run_async(stop_event=stop_event, reader=reader, protocol=self.protocol, logger=log,
+                            error_handler=self.report_server_error)
+            self.shutdown()
+
+        async def serve() -> None:
+            self._server = await asyncio.start_server(connection, sock=sock)
+            async with self._server:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._server.serve_forever()
+
+        with contextlib.suppress(SystemExit):  # the client sent `exit`
+            asyncio.run(serve())
+
+
+def _sync_quietly(assistant: Assistant, path: str) -> None:
+    """A save's sync; a busy writer (the first index, the watcher) will pick the file up itself."""
+    try:
+        assistant.sync([path])
+    except ShutkaError as exc:
+        log.info("sync after saving %s deferred: %s", path, exc)
+
+
+def workspace_root(params: types.InitializeParams) -> Path | None:
+    """The first workspace folder, else rootUri, else rootPath."""
+    for folder in params.workspace_folders or []:
+        path = convert.uri_to_path(folder.uri)
+        if path is not None:
+            return path
+    if params.root_uri:
+        return convert.uri_to_path(params.root_uri)
+    if params.root_path:
+        return Path(params.root_path)
+    return None
+
+
+def create_server(checkpoint: Path | None = None) -> ShutkaLanguageServer:
+    """A server with every feature registered (one module per feature group)."""
+    from lsp.features import commands, completion, document_sync, hover, lifecycle, symbols
+
+    server = ShutkaLanguageServer(checkpoint=checkpoint)
+    for feature in (lifecycle, document_sync, completion, hover, symbols, commands):
+        feature.register(server)
+    return server

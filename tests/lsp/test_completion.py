@@ -1,0 +1,126 @@
+"""textDocument/completion and textDocument/inlineCompletion through the real server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from lsprotocol import types
+
+from tests.lsp.conftest import Session, eventually
+
+pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+B_TEXT = 'import { add, origin } from "./point";\n\nexport function g() {\n  const p = add('
+
+
+async def test_items_carry_edit_source_snippet_order_and_command(lsp: Session) -> None:
+    uri = lsp.open("src/items.ts", B_TEXT)
+    result = await lsp.complete(uri, 3, len("  const p = add("))
+    assert result is not None and result.items
+    confidences = []
+    for item in result.items:
+        edit = item.text_edit
+        assert isinstance(edit, types.TextEdit)
+        # it replaces what is typed on the line (from the first non-blank) up to the cursor
+        assert edit.range.start == types.Position(line=3, character=2)
+        assert edit.range.end == types.Position(line=3, character=len("  const p = add("))
+        assert edit.new_text.startswith("const p = add(")
+        assert item.label == edit.new_text.split("\n")[0].strip() or item.label.endswith("…")
+        source, _, percent = item.detail.partition(" · ")
+        assert source == "generated" or ":" in source
+        confidences.append(int(percent.rstrip("%").split()[0]))
+        assert isinstance(item.documentation, types.MarkupContent)
+        assert item.documentation.kind == types.MarkupKind.Markdown and "```typescript" in item.documentation.value
+        assert item.command is not None and item.command.command == "shutka.completionAccepted"
+        payload = item.command.arguments[0]
+        assert {"requestId", "uri", "line", "character", "text"} <= set(payload)
+    ordered = sorted(result.items, key=lambda i: i.sort_text)
+    assert [int(i.detail.split(" · ")[1].rstrip("%").split()[0]) for i in ordered] == sorted(confidences, reverse=True)
+    lsp.close(uri)
+
+
+async def test_copy_completion_inserts_the_rest_of_a_workspace_line(lsp: Session) -> None:
+    text = 'import { add, origin } from "./point";\n\nexport function h() {\n  const p = add(origin, '
+    uri = lsp.open("src/copy.ts", text)
+    texts = await lsp.texts(uri, 3, len("  const p = add(origin, "))
+    assert "const p = add(origin, { x: 1, y: 2 });" in texts
+    lsp.close(uri)
+
+
+async def test_inline_completion_returns_ghost_text_at_the_cursor(lsp: Session) -> None:
+    assert lsp.init.capabilities.inline_completion_provider is not None
+    text = 'import { add, origin } from "./point";\n\nexport function k() {\n  const p = add(origin, '
+    uri = lsp.open("src/inline.ts", text)
+    column = len("  const p = add(origin, ")
+    result = await lsp.client.text_document_inline_completion_async(types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=3, character=column),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic)))
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    ghost = result.items[0]
+    assert ghost.range is not None and ghost.range.start == types.Position(line=3, character=column)
+    assert "{ x: 1, y: 2 });" in [item.insert_text for item in result.items]
+    assert ghost.command is not None and ghost.command.command == "shutka.completionAccepted"
+    lsp.close(uri)
+
+
+async def test_an_unsaved_edit_in_one_buffer_feeds_the_next_completion_in_another(lsp: Session) -> None:
+    a = lsp.open("src/zebra_a.ts", "export function f() {\n  return 1;\n}\n")
+    b_text = 'export function g() {\n  const zebraQuotient = '
+    b = lsp.open("src/zebra_b.ts", b_text)
+    wanted = 'computeZebra(42, "stripes");'
+    assert not any(wanted in t for t in await lsp.texts(b, 1, len("  const zebraQuotient = ")))
+    # type a new line in buffer A (incremental change, never saved) and ask in B at once:
+    # the debounce has not fired yet, so this also shows that B's completion flushes A's edit first
+    lsp.client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=a, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(
+            range=types.Range(start=types.Position(line=1, character=0), end=types.Position(line=1, character=0)),
+            text=f"  const zebraQuotient = {wanted}\n")]))
+    texts = await lsp.texts(b, 1, len("  const zebraQuotient = "))
+    assert any(t.endswith(wanted) for t in texts), texts
+    # and a full-text change replaces it again
+    lsp.client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=a, version=3),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text="export const nothing = 0;\n")]))
+    texts = await lsp.texts(b, 1, len("  const zebraQuotient = "))
+    assert not any(wanted in t for t in texts), texts
+    lsp.close(a)
+    lsp.close(b)
+
+
+async def test_cancelled_completions_answer_at_once_and_the_server_keeps_serving(lsp: Session) -> None:
+    """A burst of requests queues behind the one model worker; the cancelled ones are answered with
+    RequestCancelled without running (those already done are answered normally)."""
+    uri = lsp.open("src/cancel.ts", B_TEXT)
+    params = types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri),
+                                    position=types.Position(line=3, character=len("  const p = add(")))
+    burst = 16
+    futures = [asyncio.wrap_future(lsp.client.protocol.send_request(types.TEXT_DOCUMENT_COMPLETION, params,
+                                                                   msg_id=f"cancel-{i}"))
+               for i in range(burst)]
+    for i in range(burst - 1):
+        lsp.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=f"cancel-{i}"))
+    outcomes = []
+    for future in futures[:-1]:
+        try:
+            await future
+            outcomes.append("answered")
+        except Exception as exc:
+            assert "cancel" in str(exc).lower(), exc
+            outcomes.append("cancelled")
+    last = await futures[-1]
+    assert last is not None and last.items
+    assert "cancelled" in outcomes, outcomes
+    assert (await lsp.complete(uri, 3, len("  const p = add("))) is not None
+    lsp.close(uri)
+
+
+async def test_a_document_outside_the_workspace_is_completed_from_its_text(lsp: Session) -> None:
+    uri = "untitled:Untitled-1"
+    lsp.client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="typescript", version=1, text="const p = add(origin, ")))
+    result = await eventually(lambda: lsp.complete(uri, 0, len("const p = add(origin, ")),
+                              lambda r: r is not None)
+    assert isinstance(result, types.CompletionList)
+    lsp.close(uri)
