@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+import posixpath
 import secrets
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -133,3 +136,23 @@ def token_budget(requested: int | None, config: ServerConfig, param: str = "max_
                             "tokens per completion ([server] max_tokens_limit).", param=param,
                        code="max_tokens_exceeded")
     return requested
+
+
+def document_path(raw: str | None, root: Path) -> str | None:
+    """The document's workspace-relative POSIX path (absolute paths inside the workspace are accepted);
+    a path outside the workspace is a 400."""
+    if not raw:
+        return None
+    outside = APIError(400, f"path {raw!r} is not inside the workspace {root}", param="path", code="invalid_path")
+    if "\x00" in raw:
+        raise outside
+    path = Path(raw)
+    if path.is_absolute():
+        for candidate, base in ((path, root), (Path(os.path.realpath(path)), Path(os.path.realpath(root)))):
+            if candidate.is_relative_to(base):
+                return candidate.relative_to(base).as_posix()
+        raise outside
+    relative = posixpath.normpath(path.as_posix())
+    if relative == ".." or relative.startswith("../"):
+        raise outside
+    return relative

@@ -9,6 +9,7 @@ import pytest
 from assistant.api.schemas import CompletionCreate, CompletionResponse
 from assistant.tokenizer import TypeScriptTokenizer
 from assistant.types import Completion, CompletionResult
+from tests.assistant.api.conftest import LiveServer
 
 PREFIX = "import { add, origin } from \"./point\";\n\nexport function main(): string {\n  const p = "
 SUFFIX = "\n  return formatPoint(p);\n}\n"
@@ -119,3 +120,18 @@ def test_choices_equal_after_cutting_are_merged(tiny_tokenizer: TypeScriptTokeni
     response = CompletionResponse.from_domain(CompletionResult(items, "r", 1.0), body, tiny_tokenizer,
                                               model="m", max_tokens=16)
     assert [c.text for c in response.choices] == ["foo", "bar"]
+
+
+def test_an_absolute_path_inside_the_workspace_equals_the_relative_one(http: httpx.Client,
+                                                                       live_server: LiveServer) -> None:
+    absolute = str(live_server.workspace / "src" / "main.ts")
+    body = {"prompt": PREFIX, "use_gate": False}
+    by_abs = http.post("/v1/completions", json={**body, "path": absolute}).json()["choices"]
+    by_rel = http.post("/v1/completions", json={**body, "path": "src/main.ts"}).json()["choices"]
+    assert by_abs == by_rel
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../outside.ts", "src/../../outside.ts"])
+def test_a_path_outside_the_workspace_is_400(http: httpx.Client, path: str) -> None:
+    response = http.post("/v1/completions", json={"prompt": "x", "path": path})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "path"
