@@ -156,6 +156,7 @@ class Completer:
 
     def analyse(self, request: CompletionRequest, switches: Switches | None = None) -> Analysis:
         sw = switches or self.switches
+        torch.set_flush_denormal(True)  # per thread: surfaces call from worker threads (see runtime)
         timings: dict[str, float] = {}
         t = time.perf_counter()
         fim = self.config.fill_in_middle if request.fill_in_middle is None else request.fill_in_middle
@@ -201,12 +202,12 @@ class Completer:
                             o.titans = float(o.latent @ r)
                 timings["latent"] = _ms(t)
                 t = time.perf_counter()
-                if sw.generation and sw.decoding:
+                if sw.generation and sw.decoding and self._should_generate(options):
                     gen = self._generate(cursor, ctx)
                     if gen is not None and all(o.key != gen.key for o in options):
                         options.append(gen)
                 if sw.decoding:
-                    self._score(state, ctx, options)
+                    self._score(state, cursor, ctx, options)
                 timings["decoding"] = _ms(t)
             finally:
                 torch.set_num_threads(previous)
@@ -333,18 +334,44 @@ class Completer:
                 self._latents.popitem(last=False)
         return out
 
-    def _score(self, state, ctx: CursorContext, options: list[Option]) -> None:
-        """Token-head log-probability of '\\n' + typed + option + '\\n' for the best options."""
+    def _score(self, state, cursor, ctx: CursorContext, options: list[Option]) -> None:
+        """Token-head log-probability of each of the best options followed by a newline.
+
+        Scored from the cursor's state (only the option's own tokens) when the cursor sits at a token
+        boundary; an option that would merge with the typed text into one token (the cursor inside an
+        identifier) is scored as the whole line from the line's start instead."""
         if not options or self.config.scored_candidates == 0:
             return
         prelim = sorted(options, key=lambda o: -(max(c.bm25 for c in o.sources) + 2.0 * len(o.sources) ** 0.5
                                                  + (3.0 if o.kind == "generated" else 0.0)))
         chosen = prelim[: self.config.scored_candidates]
-        lead = "\n" if state.cache.length > 1 or ctx.prefix_text else ""
-        seqs = [self.tokenizer.encode(lead + ctx.cursor_prefix + o.text + "\n")[:CURSOR_TOKENS * 2] for o in chosen]
-        sums, lengths = self.model.score_continuations(state, seqs)
-        for o, s, n in zip(chosen, sums.tolist(), lengths.tolist(), strict=True):
-            o.lm_sum, o.lm_mean = s, s / max(1, n)
+        typed_word = bool(ctx.cursor_prefix) and _is_word(ctx.cursor_prefix[-1])
+        at_cursor = [o for o in chosen if not (typed_word and o.text and _is_word(o.text[0]))]
+        whole_line = [o for o in chosen if o not in at_cursor]
+        if at_cursor:
+            seqs = [self.tokenizer.encode(o.text + "\n")[:CURSOR_TOKENS] for o in at_cursor]
+            sums, lengths = self.model.score_continuations(cursor, seqs)
+            for o, s, n in zip(at_cursor, sums.tolist(), lengths.tolist(), strict=True):
+                o.lm_sum, o.lm_mean = s, s / max(1, n)
+        if whole_line:
+            lead = "\n" if ctx.prefix_text else ""
+            typed = self.tokenizer.encode(lead + ctx.cursor_prefix)
+            typed_logprob = 0.0
+            if typed:
+                t_sum, _ = self.model.score_continuations(state, [typed])
+                typed_logprob = float(t_sum[0])
+            seqs = [self.tokenizer.encode(lead + ctx.cursor_prefix + o.text + "\n")[: CURSOR_TOKENS * 2]
+                    for o in whole_line]
+            sums, lengths = self.model.score_continuations(state, seqs)
+            for o, s, n in zip(whole_line, sums.tolist(), lengths.tolist(), strict=True):
+                # same scale as the options scored at the cursor: the typed part's share removed
+                own = max(1, n - len(typed))
+                o.lm_sum, o.lm_mean = s - typed_logprob, (s - typed_logprob) / own
+
+    @staticmethod
+    def _should_generate(options: list[Option]) -> bool:
+        """Generate rarely: only when copying offers nothing that starts with what is typed."""
+        return not any(min(c.level for c in o.sources) == 0 for o in options)
 
     def _generate(self, cursor, ctx: CursorContext) -> Option | None:
         """A short greedy continuation of the cursor line (finish an identifier or argument list)."""
@@ -425,6 +452,10 @@ def block_after(raw: list[str], line_no: int) -> list[str]:
         if depth <= 0:
             return out
     return []
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch in "_$"
 
 
 def _ms(t: float) -> float:

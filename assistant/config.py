@@ -345,7 +345,7 @@ class CompletionConfig(BaseModel):
     """Read the code after the cursor too."""
     max_candidates: int = Field(48, ge=1)
     """Candidates ranked per request."""
-    scored_candidates: int = Field(12, ge=0)
+    scored_candidates: int = Field(8, ge=0)
     """Top candidates re-scored by the token head."""
     max_items: int = Field(3, ge=1)
     """Completions returned at most."""

@@ -65,6 +65,7 @@ class LatentEncoder:
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         start = 0
         with self.lock, torch.inference_mode():
+            torch.set_flush_denormal(True)  # per thread; denormals make CPU element-wise ops ~20x slower
             previous = torch.get_num_threads()
             torch.set_num_threads(self.num_threads)
             try:
