@@ -30,6 +30,7 @@ import torch
 from assistant.bank import MemoryBank
 from assistant.config import CompletionConfig
 from assistant.context import ContextBuilder, CursorContext
+from assistant.edit import edit_candidate
 from assistant.encoding import LatentEncoder
 from assistant.features import Option, ablate, group_options, lexical_features, model_features, task_features
 from assistant.hoprag import HopResult, HopRetriever
@@ -50,6 +51,8 @@ CURSOR_TOKENS = 48
 NEAR_LINES = 3
 """Lines above the cursor whose identifiers seed HopRAG."""
 BANK_HITS = 24
+EDIT_TOP = 6
+"""Options (by context match) that may get a copy-and-edit twin."""
 GENERATE_TOKENS = 8
 MULTILINE_MAX = 12
 LATENT_CACHE = 4096
@@ -64,6 +67,7 @@ class Switches:
     decoding: bool = True
     latent: bool = True
     generation: bool = True
+    edit: bool = True
 
 
 @dataclass(slots=True)
@@ -164,6 +168,8 @@ class Completer:
         _, cands = self.lines.candidates(ctx.before, ctx.line_no, ctx.cursor_prefix, limit=4000)
         self.lines.score_bm25(cands, ctx.query, ctx.path)
         options = group_options(cands, self.config.max_candidates)
+        if sw.edit:
+            options += self._edits(ctx, options)
         timings["lexical"] = _ms(t)
 
         hop = HopResult()
@@ -228,6 +234,36 @@ class Completer:
             o.confidence, o.score = float(p), float(s)
         timings["rank"] = _ms(t)
         return Analysis(ctx, options, task, probs, p_none, hop, complexity, skipped, key, timings)
+
+    def _edits(self, ctx: CursorContext, options: list[Option]) -> list[Option]:
+        """Copy-and-edit twins of the best-matching options (identifiers renamed from context)."""
+        before = [ln for ln in ctx.before.lines if ln.line_no < ctx.line_no]
+        cursor_previous = before[-1].toks if before else None
+        known = {o.key for o in options}
+        out: list[Option] = []
+        for opt in options[:EDIT_TOP]:
+            src = opt.best
+            edited = edit_candidate(src.line, self._previous_line(src.line, ctx), opt.text, cursor_previous,
+                                    ctx.cursor_prefix)
+            if edited is None:
+                continue
+            text, _ = edited
+            key = normalize(text)
+            if key and key not in known:
+                known.add(key)
+                out.append(Option(text, key, [Candidate(src.line, text, src.level, src.bm25)], kind="copy_edit"))
+        return out
+
+    def _previous_line(self, line: StoredLine, ctx: CursorContext) -> StoredLine | None:
+        fl = ctx.before if line.path == ctx.path else self.lines.file(line.path)
+        if fl is None:
+            return None
+        found = None
+        for ln in fl.lines:
+            if ln.line_no >= line.line_no:
+                break
+            found = ln
+        return found
 
     # -- model steps ---------------------------------------------------------------------------------
 

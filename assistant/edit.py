@@ -1,0 +1,107 @@
+"""Copy-and-edit: a retrieved line with its identifiers rewritten from the local context.
+
+Code repeats with other names: `this.userId = userId;` above the cursor where the source file had
+`this.orderId = orderId;`. When the line before the candidate and the line before the cursor (or the
+typed part and the candidate's own start) have the same token structure and differ only in
+identifiers, the differences are a renaming; applied to the candidate's continuation (whole names, and
+name stems at camelCase boundaries: `user` -> `order` turns `userCount` into `orderCount`), it gives a
+line that was never written anywhere — the way past the exact-copy ceiling.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.lexical import IDENT_RE, KEYWORDS, StoredLine, tokens
+
+MIN_STEM = 3
+
+
+def identifier_map(src: list[str], dst: list[str]) -> dict[str, str]:
+    """Renaming that turns token list `src` into `dst`, or {} when they differ in anything but
+    identifiers (or rename one name two ways)."""
+    if len(src) != len(dst) or src == dst:
+        return {}
+    out: dict[str, str] = {}
+    for a, b in zip(src, dst, strict=True):
+        if a == b:
+            continue
+        if not (_is_name(a) and _is_name(b)) or out.get(a, b) != b:
+            return {}
+        out[a] = b
+    return out
+
+
+def _is_name(tok: str) -> bool:
+    return bool(IDENT_RE.fullmatch(tok)) and tok not in KEYWORDS
+
+
+def stems(mapping: dict[str, str]) -> dict[str, str]:
+    """Name stems implied by a renaming: userId -> orderId gives user -> order (and User -> Order)."""
+    out: dict[str, str] = {}
+    for a, b in mapping.items():
+        i = 0
+        while i < min(len(a), len(b)) and a[-1 - i] == b[-1 - i]:
+            i += 1
+        while i and not _boundary(a, len(a) - i):  # the shared tail must start a word part ("Id")
+            i -= 1
+        j = 0
+        while j < min(len(a), len(b)) - i and a[j] == b[j]:
+            j += 1
+        while j and not (_boundary(a, j) and _boundary(b, j)):  # the shared head must end one
+            j -= 1
+        sa, sb = a[j : len(a) - i], b[j : len(b) - i]
+        if len(sa) >= MIN_STEM and len(sb) >= 1 and sa[0].isalpha() and sb[0].isalpha():
+            out[sa] = sb
+            out[sa[0].swapcase() + sa[1:]] = sb[0].swapcase() + sb[1:]
+    return out
+
+
+def _boundary(name: str, k: int) -> bool:
+    """True when a camelCase / snake_case word part starts at index k of `name`."""
+    if k <= 0 or k >= len(name):
+        return True
+    return name[k].isupper() or name[k] == "_" or name[k - 1] == "_" or name[k].isdigit()
+
+
+def rename(text: str, mapping: dict[str, str], stem_map: dict[str, str]) -> str:
+    """Apply whole-name renames, then stem renames at camelCase/underscore boundaries."""
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group()
+        if name in mapping:
+            return mapping[name]
+        for a, b in stem_map.items():
+            k = name.find(a)
+            if k < 0:
+                continue
+            before_ok = k == 0 or name[k - 1] == "_" or (a[0].isupper() and name[k - 1].islower())
+            end = k + len(a)
+            after_ok = (end == len(name) or name[end].isupper() or name[end] in "_0123456789"
+                        or name[end:] in ("s", "es"))  # plurals: users -> orders
+            if before_ok and after_ok:
+                return name[:k] + b + name[end:]
+        return name
+
+    return IDENT_RE.sub(one, text)
+
+
+def edit_candidate(source: StoredLine, previous: StoredLine | None, continuation: str,
+                   cursor_previous: list[str] | None, typed: str) -> tuple[str, dict[str, str]] | None:
+    """The continuation with the renaming the contexts imply, or None when nothing applies.
+
+    `previous`: the non-blank line before `source` in its file; `cursor_previous`: the tokens of the
+    non-blank line before the cursor; `typed`: what is typed on the cursor's line."""
+    mapping: dict[str, str] = {}
+    if previous is not None and cursor_previous:
+        mapping.update(identifier_map(previous.toks, cursor_previous))
+    head = source.text[: len(source.text) - len(continuation)]
+    typed_map = identifier_map(tokens(head), tokens(typed.strip()))
+    for a, b in typed_map.items():
+        if mapping.get(a, b) != b:
+            return None
+        mapping[a] = b
+    if not mapping:
+        return None
+    edited = rename(continuation, mapping, stems(mapping))
+    return (edited, mapping) if edited != continuation else None
