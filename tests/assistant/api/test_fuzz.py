@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+import torch
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -21,6 +22,13 @@ from tests.assistant.api.conftest import LiveServer, new_workspace, runtime_fact
 
 EXAMPLES = 12
 """Per operation; enough to reach every field's edge cases (the coverage phase adds its own) in seconds."""
+
+
+@pytest.fixture(autouse=True)
+def subnormal_floats() -> None:
+    """Opening a runtime turns on flush-to-zero in the opening thread (the runtime fixture does that in
+    this one); hypothesis refuses to generate floats without subnormals."""
+    torch.set_flush_denormal(False)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,92 @@
+"""Wire models of Shutka's own memory endpoints: `/v1/titans/*` and `/v1/bank/stats`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import Field
+
+from assistant.api.schemas.common import WireRequest, WireResponse
+from assistant.types import BankStats
+
+
+class TitansSave(WireRequest):
+    path: str | None = None
+    """Where to write; relative paths are taken inside the workspace's `.shutka/titans/`, and the file
+    must stay inside `.shutka/` (Shutka never writes to the user's files). Default: the workspace's
+    own Titans file, which is also what is loaded at start-up."""
+
+
+class TitansLoad(WireRequest):
+    path: str = Field(min_length=1)
+    """A file written by `titans/save`; relative paths are taken inside `.shutka/titans/`."""
+
+
+class TitansFile(WireResponse):
+    path: str
+    """Absolute path of the file written or read."""
+    episodes: int
+    """Episodes in the memory's store afterwards."""
+
+
+class TitansForgotten(WireResponse):
+    forgotten: int
+    """Episodes dropped (the least accessed first)."""
+    episodes: int
+    """Episodes left."""
+
+
+class SurpriseBin(WireResponse):
+    low: float
+    high: float
+    count: int
+
+
+class EpisodeOut(WireResponse):
+    id: int
+    file: str | None
+    text: str
+    surprise: float
+    access: int
+
+
+class TitansStatsOut(WireResponse):
+    episodes: int
+    capacity: int
+    writes: int
+    """Associations written to the memory so far (surprise-gated)."""
+    surprise_histogram: list[SurpriseBin]
+    most_accessed: list[EpisodeOut]
+    least_accessed: list[EpisodeOut]
+
+    @classmethod
+    def from_domain(cls, stats: Any) -> TitansStatsOut:
+        """From the facade's `titans_stats()`."""
+        def episodes(items: Sequence[Any]) -> list[EpisodeOut]:
+            return [EpisodeOut(id=e.id, file=e.file, text=e.text, surprise=e.surprise, access=e.access)
+                    for e in items]
+        return cls(episodes=stats.episodes, capacity=stats.capacity, writes=stats.writes,
+                   surprise_histogram=[SurpriseBin(low=lo, high=hi, count=c) for lo, hi, c in stats.surprise_histogram],
+                   most_accessed=episodes(stats.most_accessed), least_accessed=episodes(stats.least_accessed))
+
+
+class BankStatsOut(WireResponse):
+    entries: int
+    by_kind: dict[str, int]
+    by_section: dict[str, int]
+    files: int
+    generation: int
+    """Vector generation on disk (bumped by compaction)."""
+    bytes_on_disk: int
+    memory_bytes: int
+    """Vectors held in RAM (a memory-mapped generation counts only its delta)."""
+    mmapped: bool
+    model_digest: str | None
+    delta: int
+    tombstones: int
+    index_type: str
+
+    @classmethod
+    def from_domain(cls, stats: BankStats) -> BankStatsOut:
+        return cls.model_validate(stats.to_json())
