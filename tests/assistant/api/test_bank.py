@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.assistant.api.conftest import LiveServer
+from tests.assistant.api.helpers import LiveServer
 
 
 def test_bank_stats_count_the_indexed_workspace(http: httpx.Client, live_server: LiveServer) -> None:

@@ -17,7 +17,7 @@ import httpx
 import openai
 import pytest
 
-from tests.assistant.api.conftest import START_TIMEOUT_S, health, new_workspace, wait_until
+from tests.assistant.api.helpers import START_TIMEOUT_S, health, new_workspace, wait_until
 
 pytestmark = pytest.mark.e2e
 ADDRESS = re.compile(r"shutka serve: (http://\S+)/v1 ")

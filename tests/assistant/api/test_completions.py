@@ -9,7 +9,7 @@ import pytest
 from assistant.api.schemas import CompletionCreate, CompletionResponse
 from assistant.tokenizer import TypeScriptTokenizer
 from assistant.types import Completion, CompletionResult
-from tests.assistant.api.conftest import LiveServer
+from tests.assistant.api.helpers import LiveServer
 
 PREFIX = "import { add, origin } from \"./point\";\n\nexport function main(): string {\n  const p = "
 SUFFIX = "\n  return formatPoint(p);\n}\n"

@@ -21,7 +21,7 @@ from assistant.config import ServerConfig
 from assistant.errors import BankLocked, CheckpointMismatch, InvalidRequest
 from assistant.runtime import Runtime
 from indexer.errors import ShutkaError
-from tests.assistant.api.conftest import API_KEY, LiveServer
+from tests.assistant.api.helpers import API_KEY, LiveServer
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.assistant.api.conftest import LiveServer, new_workspace, runtime_factory, serve
+from tests.assistant.api.helpers import LiveServer, new_workspace, runtime_factory, serve
 
 EXAMPLES = 12
 """Per operation; enough to reach every field's edge cases (the coverage phase adds its own) in seconds."""

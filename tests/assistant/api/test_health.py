@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.assistant.api.conftest import API_KEY, LiveServer
+from tests.assistant.api.helpers import API_KEY, LiveServer
 
 
 def test_health_reports_model_index_and_bank(http: httpx.Client) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from assistant.api.loadtest import cursors, main, percentile
-from tests.assistant.api.conftest import LiveServer
+from tests.assistant.api.helpers import LiveServer
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from assistant.runtime import Runtime, open_runtime
 from assistant.types import CompletionRequest, CompletionResult
-from tests.assistant.api.conftest import LiveServer, new_workspace, serve
+from tests.assistant.api.helpers import LiveServer, new_workspace, serve
 
 PROMPT = "export function main(): string {\n  const p = "
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from assistant.runtime import open_runtime
-from tests.assistant.api.conftest import LiveServer, new_workspace, runtime_factory, serve
+from tests.assistant.api.helpers import LiveServer, new_workspace, runtime_factory, serve
 
 NEW_CODE = "\nexport function twice(n: number): number {\n  const doubled = n * 2;\n  return doubled + 0;\n}\n"
 
