@@ -176,3 +176,12 @@ def profile(config: str, steps: int, batch_size: int | None, gradient_checkpoint
     else:
         click.echo(json.dumps(profile_steps(config, steps, overrides), indent=2))
 
+
+
+def _ranker() -> click.Command:
+    from training.ranker_training import ranker_command
+
+    return ranker_command
+
+
+group.add_command(_ranker(), "ranker")

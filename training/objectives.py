@@ -125,6 +125,17 @@ def simulated_titans(key: Tensor, target: Tensor, generator: torch.Generator | N
     return torch.where((kind == 2).unsqueeze(1), other, out)
 
 
+def difficulty_rank(per_seq_loss: Tensor) -> Tensor:
+    """(B,) token losses -> (B,) their rank in the batch scaled to [0, 1] (0 = easiest).
+
+    A rank rather than loss / mean: the target spreads over [0, 1], so `skip_threshold` (0.35) means
+    'about the easiest third' instead of sitting below every prediction (loss / 2·mean hovers at 0.5)."""
+    if per_seq_loss.numel() < 2:
+        return torch.full_like(per_seq_loss, 0.5)
+    ranks = per_seq_loss.argsort().argsort().to(per_seq_loss.dtype)
+    return ranks / (per_seq_loss.numel() - 1)
+
+
 # -- the step's losses -----------------------------------------------------------------------------
 
 
@@ -159,9 +170,8 @@ def compute_losses(model: UltraEfficientTextJEPA, batch: JepaBatch, *, jepa_weig
                        eff_rank=effective_rank(target.detach()))
 
     eau = zero
-    if out.complexity is not None:  # 4. EAU: predict how hard the sequence is (its own token loss)
-        difficulty = (per_seq.detach() / (per_seq.detach().mean() * 2.0 + 1e-6)).clamp(0.0, 1.0)
-        eau = F.mse_loss(out.complexity, difficulty)
+    if out.complexity is not None:  # 4. EAU: predict how hard the sequence is among its batch
+        eau = F.mse_loss(out.complexity, difficulty_rank(per_seq.detach()))
         metrics["complexity"] = float(out.complexity.detach().mean())
 
     total = tok + jepa_weight * jepa + cosine_weight * cosine + eau_weight * eau
