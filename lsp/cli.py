@@ -65,6 +65,7 @@ def command(tcp: tuple[str, int] | None, checkpoint: Path | None, log_file: Path
     """Run the language server (stdio by default)."""
     _configure_logging(verbose, log_file)
     from lsp.server import create_server
+    from lsp.transport import serve_tcp
 
     server = create_server(checkpoint=checkpoint)
     try:
@@ -78,6 +79,6 @@ def command(tcp: tuple[str, int] | None, checkpoint: Path | None, log_file: Path
                 raise click.ClickException(f"cannot listen on {tcp[0]}:{tcp[1]}: {exc.strerror}") from None
             host, port = sock.getsockname()[:2]
             click.echo(f"shutka lsp: listening on {host}:{port}", err=True)
-            server.start_tcp_socket(sock)
+            serve_tcp(server, sock)
     finally:
         server.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -33,10 +34,16 @@ class IndexProgress:
 
     def update(self, stage: str, done: int, total: int) -> None:
         """The runtime's progress callback: `done` of `total` files of `stage` are committed."""
-        self.loop.call_soon_threadsafe(self._update, stage, done, total)
+        self._post(self._update, stage, done, total)
 
     def finish(self, message: str) -> None:
-        self.loop.call_soon_threadsafe(self._finish, message)
+        self._post(self._finish, message)
+
+    def _post(self, fn: Callable[..., None], *args: object) -> None:
+        try:
+            self.loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop is closed: the session is over, nobody to tell
+            log.debug("progress after the session ended: %s", args)
 
     async def start(self) -> None:
         """Create the token and open the bar (once the client is initialized)."""

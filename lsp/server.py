@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import threading
 import time
 from collections import OrderedDict
@@ -25,9 +24,7 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
-from pygls.io_ import run_async
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 
 from assistant.errors import InvalidRequest
 from assistant.runtime import Runtime, open_runtime
@@ -39,6 +36,7 @@ from lsp import convert
 from lsp.documents import DocumentQueue
 from lsp.options import LspOptions, resolve_options
 from lsp.progress import IndexProgress
+from lsp.transport import ShutkaProtocol
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +46,8 @@ NAME = "shutka"
 REQUEST_FAILED = int(types.LSPErrorCodes.RequestFailed)
 REMEMBERED_REQUESTS = 256
 """Completion requests kept for `shutka.completionAccepted` (older ones are rebuilt from the buffer)."""
-SHUTDOWN_INDEX_WAIT_S = 10.0
-"""On shutdown, how long to let a first index that is still running reach its next commit."""
+SHUTDOWN_START_WAIT_S = 30.0
+"""On shutdown, how long to let a model that is still loading finish (it is then closed)."""
 READY_POLL_S = 0.1
 """How often start-up looks whether the first index finished (it runs in its own thread)."""
 POOLS = {"model": 1, "documents": 1, "queries": 2}
@@ -62,32 +60,6 @@ def _version() -> str:
         return version("shutka")
     except PackageNotFoundError:  # running from a source tree without an install
         return "0+unknown"
-
-
-_ANSWERED = object()
-"""A request whose params could not be read and that was already answered with an error."""
-
-
-class ShutkaProtocol(LanguageServerProtocol):
-    """pygls' protocol, plus an InvalidParams answer to a request whose params do not fit its type
-    (pygls only logs those, and the client would wait forever)."""
-
-    def structure_message(self, data: dict[str, Any]) -> Any:
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if not ("id" in data and "method" in data):
-                raise
-            cause = exc.__cause__ or exc
-            log.warning("invalid params for %s (id %s): %s", data.get("method"), data.get("id"), cause)
-            error = JsonRpcInvalidParams(f"invalid params for {data['method']}: {cause}")
-            self._send_response(data["id"], error=error.to_response_error())
-            return _ANSWERED
-
-    def handle_message(self, message: Any) -> None:
-        if message is _ANSWERED:
-            return
-        super().handle_message(message)
 
 
 class ShutkaLanguageServer(LanguageServer):
@@ -189,7 +161,7 @@ class ShutkaLanguageServer(LanguageServer):
             await asyncio.sleep(READY_POLL_S)
         if self.options.watch:
             await self.submit("documents", runtime.start_watcher)
-        stats = runtime.assistant.bank_stats()
+        stats = await self.submit("queries", runtime.assistant.bank_stats)
         log.info("first index done in %.1f s: %d bank entries", time.monotonic() - t0, stats.entries)
         self.progress.finish(f"ready: {stats.entries} entries from {stats.files} files")
 
@@ -215,19 +187,27 @@ class ShutkaLanguageServer(LanguageServer):
         return self.runtime.assistant
 
     async def stop(self) -> None:
-        """`shutdown`: let a running first index reach a commit, then close the runtime (the
-        watcher stops, the bank and the Titans memory are flushed)."""
+        """`shutdown`: close the runtime (background indexing and adaptation stop at their next
+        step, the watcher stops, the bank and the Titans memory are flushed)."""
         self.documents.close()
         if self._started is not None and not self._started.done():
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._started), SHUTDOWN_INDEX_WAIT_S)
+            with contextlib.suppress(Exception):  # a model still loading: let it finish, then close it
+                await asyncio.wait_for(asyncio.shield(self._started), SHUTDOWN_START_WAIT_S)
         if self._start_task is not None:
             self._start_task.cancel()
-        runtime = self.runtime
-        if runtime is not None and not runtime.ready.is_set():
-            log.warning("shutting down while the first index runs: waiting up to %.0f s", SHUTDOWN_INDEX_WAIT_S)
-            await asyncio.to_thread(runtime.ready.wait, SHUTDOWN_INDEX_WAIT_S)
         await asyncio.to_thread(self.close)
+
+    def busy(self) -> list[str]:
+        """Background work still running: `indexing`, the watcher's pending syncs, adaptation threads."""
+        runtime = self.runtime
+        if runtime is None:
+            return []
+        found = [thread.name for thread in runtime.background if thread.is_alive()]
+        if runtime.assistant.indexing:
+            found.append("indexing")
+        if runtime.watcher is not None and not runtime.watcher.idle():
+            found.append("watcher")
+        return found
 
     def close(self) -> None:
         """Close the runtime and the pools (idempotent; also run when the client exits abruptly)."""
@@ -373,28 +353,6 @@ class ShutkaLanguageServer(LanguageServer):
             item = td.completion.completion_item if td.completion else None
             formats = item.documentation_format if item else None
         return types.MarkupKind.Markdown in (formats or [])
-
-    # -- transports ----------------------------------------------------------------------------
-
-    def start_tcp_socket(self, sock: socket.socket) -> None:
-        """Serve one client on an already-bound socket (so port 0 can be announced before serving)."""
-        self._stop_event = stop_event = threading.Event()
-
-        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.protocol.set_writer(writer)  # type: ignore[arg-type]
-            await run_async(stop_event=stop_event, reader=reader, protocol=self.protocol, logger=log,
-                            error_handler=self.report_server_error)
-            self.shutdown()
-
-        async def serve() -> None:
-            self._server = await asyncio.start_server(connection, sock=sock)
-            async with self._server:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._server.serve_forever()
-
-        with contextlib.suppress(SystemExit):  # the client sent `exit`
-            asyncio.run(serve())
-
 
 def _sync_quietly(assistant: Assistant, path: str) -> None:
     """A save's sync; a busy writer (the first index, the watcher) will pick the file up itself."""

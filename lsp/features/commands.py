@@ -121,7 +121,7 @@ def register(server: ShutkaLanguageServer) -> None:
         state = await ls.call("queries", ls.assistant.status)
         return {**state.to_json(), "server": {
             "version": ls.version, "ready": runtime is not None and runtime.ready.is_set(),
-            "watching": runtime is not None and runtime.watcher is not None,
+            "watching": runtime is not None and runtime.watcher is not None, "busy": ls.busy(),
             "options": ls.options.model_dump(by_alias=True), "feedback": dict(ls.feedback_counts),
             "openDocuments": len(ls.workspace.text_documents)}}
 
