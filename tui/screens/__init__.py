@@ -1,0 +1,1 @@
+"""One screen per view (bank, titans, status, why), the help, the setup screens and small dialogs."""

@@ -1,0 +1,110 @@
+"""Screens shown before the views can be used: opening, a workspace that failed to open, and an
+index that must be built or re-encoded first (with the action that does it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Center, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Label, LoadingIndicator, Static
+
+from tui.health import IndexProblem, OpenFailure
+from tui.jobs import index_job, reencode_job
+from tui.screens.task import TaskScreen
+
+if TYPE_CHECKING:
+    from tui.app import ShutkaApp
+
+
+class LoadingScreen(Screen[None]):
+    """Shown while the model loads and the workspace opens (in a worker)."""
+
+    def __init__(self, workspace: str) -> None:
+        super().__init__()
+        self.workspace = workspace
+        """The workspace being opened."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="setup"):
+            yield Label(f"Opening {self.workspace}", classes="setup-title")
+            yield Static("loading the model and the memory bank…", classes="setup-text")
+            yield LoadingIndicator()
+
+
+class OpenFailedScreen(Screen[None]):
+    """The workspace could not be opened: what went wrong and what to try; retry or quit."""
+
+    BINDINGS = [
+        Binding("r", "retry", "Retry"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, failure: OpenFailure) -> None:
+        super().__init__()
+        self.failure = failure
+        """The error, in words."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="setup"):
+            yield Label(self.failure.title, classes="setup-title error")
+            yield Static(Text(self.failure.message), classes="setup-text", id="open-error")
+            yield Static(Text(self.failure.hint, style="italic"), classes="setup-text")
+        yield Footer()
+
+    def action_retry(self) -> None:
+        """Try to open the workspace again."""
+        cast("ShutkaApp", self.app).retry_open()
+
+
+class RebuildScreen(Screen[bool]):
+    """The index cannot be browsed as it is: say why, and (re)build it with progress.
+    Dismisses with True once fixed, False when the user browses anyway."""
+
+    BINDINGS = [
+        Binding("r", "rebuild", "Fix it"),
+        Binding("escape", "browse", "Browse anyway"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, problem: IndexProblem) -> None:
+        super().__init__()
+        self.problem = problem
+        """What is wrong."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="setup"):
+            yield Label(self.problem.title, classes="setup-title warning", id="problem-title")
+            yield Static(Text(self.problem.message), classes="setup-text", id="problem-text")
+            with Center():
+                yield Button(f"{self.problem.action} (r)", variant="primary", id="rebuild")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#rebuild", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_rebuild()
+
+    def action_rebuild(self) -> None:
+        """Run the fixing action in a task dialog."""
+        assistant = cast("ShutkaApp", self.app).assistant
+        if self.problem.kind == "missing":
+            task = TaskScreen("Building the index", index_job(assistant), unit="files")
+        else:
+            task = TaskScreen("Re-encoding the memory bank", reencode_job(assistant), unit="entries")
+        self.app.push_screen(task, self._done)
+
+    def _done(self, summary: str | None) -> None:
+        if summary:
+            self.notify(summary)
+            cast("ShutkaApp", self.app).log_event(f"this process: {summary}")
+            self.dismiss(True)
+
+    def action_browse(self) -> None:
+        """Leave the problem as it is and show the views."""
+        self.dismiss(False)

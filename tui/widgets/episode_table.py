@@ -1,0 +1,31 @@
+"""A table of Titans episodes (most or least accessed): times recalled ("used"), surprise, the line
+and its file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from textual.widgets import DataTable
+
+from tui.render import first_line
+
+
+class EpisodeTable(DataTable[str]):
+    """Rows of episodes; read-only, a cursor for scrolling."""
+
+    def __init__(self, heading: str, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.border_title = heading
+        """What the rows are (e.g. `most accessed`)."""
+
+    def on_mount(self) -> None:
+        self.add_columns("used", "surp", "line", "file")
+
+    def show(self, episodes: Sequence[Any]) -> None:
+        """Replace the rows. `episodes`: `assistant.titans_store.Episode` values (id, file, text,
+        surprise, access), which a surface may not import by name."""
+        self.clear()
+        for ep in episodes:
+            self.add_row(str(ep.access), f"{ep.surprise:.2f}", first_line(ep.text, 32), ep.file or "—",
+                         key=str(ep.id))
