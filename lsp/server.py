@@ -50,9 +50,11 @@ SHUTDOWN_START_WAIT_S = 30.0
 """On shutdown, how long to let a model that is still loading finish (it is then closed)."""
 READY_POLL_S = 0.1
 """How often start-up looks whether the first index finished (it runs in its own thread)."""
-POOLS = {"model": 1, "documents": 1, "queries": 2}
+POOLS = {"model": 1, "documents": 1, "sync": 1, "queries": 2}
 """Worker threads: completions (the engine serialises model work anyway, so one thread and a queue
-whose cancelled entries never run); buffer updates and saves, in order; hovers, symbols, commands."""
+whose cancelled entries never run); buffer updates, in order; syncs (saves, re-index: they may wait
+for the writer lock while the first index runs, and must not hold up the rest); hovers, symbols,
+commands."""
 
 
 def _version() -> str:
@@ -300,7 +302,7 @@ class ShutkaLanguageServer(LanguageServer):
         path = self.rel_path(uri)
         if path is None or self.runtime is None:
             return
-        self.documents.now(uri, partial(_sync_quietly, self.runtime.assistant, path))
+        self.submit("sync", _sync_quietly, self.runtime.assistant, path)
 
     def close_document(self, uri: str) -> None:
         """didClose: the file on disk is context again."""
@@ -355,11 +357,14 @@ class ShutkaLanguageServer(LanguageServer):
         return types.MarkupKind.Markdown in (formats or [])
 
 def _sync_quietly(assistant: Assistant, path: str) -> None:
-    """A save's sync; a busy writer (the first index, the watcher) will pick the file up itself."""
+    """A save's sync; a busy writer (the first index, the watcher) will pick the file up itself.
+    Runs in a worker and nobody awaits it, so every failure is logged here."""
     try:
         assistant.sync([path])
     except ShutkaError as exc:
         log.info("sync after saving %s deferred: %s", path, exc)
+    except Exception:  # a worker nobody awaits: log with the traceback, the session goes on
+        log.exception("sync after saving %s failed", path)
 
 
 def workspace_root(params: types.InitializeParams) -> Path | None:

@@ -81,7 +81,7 @@ def register(server: ShutkaLanguageServer) -> None:
     async def reindex(ls: ShutkaLanguageServer, *args: Any) -> dict[str, Any]:
         """Bring catalog, bank and Titans store in step with the disk."""
         await ls.ready()
-        report = await ls.call("queries", ls.assistant.sync)
+        report = await ls.call("sync", ls.assistant.sync)
         return report.to_json()
 
     @server.command(TITANS_SAVE)

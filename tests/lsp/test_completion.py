@@ -124,3 +124,19 @@ async def test_a_document_outside_the_workspace_is_completed_from_its_text(lsp: 
                               lambda r: r is not None)
     assert isinstance(result, types.CompletionList)
     lsp.close(uri)
+
+
+async def test_positions_are_utf16_code_units(lsp: Session) -> None:
+    """An emoji is two UTF-16 units: the cursor and the edit range are counted the client's way."""
+    line = "  const tag = '😋'; const p = add(origin, "
+    text = f'import {{ add, origin }} from "./point";\n\nexport function u() {{\n{line}'
+    uri = lsp.open("src/emoji.ts", text)
+    character = len(line.encode("utf-16-le")) // 2
+    assert character == len(line) + 1
+    result = await lsp.complete(uri, 3, character)
+    assert result is not None and result.items
+    for item in result.items:
+        assert item.text_edit.range.end == types.Position(line=3, character=character)
+        assert item.text_edit.range.start == types.Position(line=3, character=2)
+        assert item.text_edit.new_text.startswith("const tag = '😋'; const p = add(origin, ")
+    lsp.close(uri)
