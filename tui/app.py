@@ -226,6 +226,10 @@ class ShutkaApp(App[None]):
     def _check_health(self, status: Status) -> None:
         """Show the rebuild screen for a missing or incompatible index (unless the user chose to browse)."""
         problem = diagnose(status)
+        if problem is None and isinstance(self.screen, RebuildScreen):
+            self.screen.dismiss(True)  # fixed elsewhere (another process indexed or re-encoded)
+            self.notify("The index is ready: another process built or re-encoded it.")
+            return
         if problem is None or problem == self._ignored_problem:
             return
         if any(isinstance(s, RebuildScreen) for s in self.screen_stack) or not isinstance(self.screen, ShutkaScreen):
@@ -242,7 +246,7 @@ class ShutkaApp(App[None]):
 
     def poll_now(self) -> None:
         """Check the shared index now (one poll at a time)."""
-        if self.runtime is None or self._polling:
+        if self.runtime is None or self._polling or not self.is_running:
             return
         self._polling = True
         self.poll_index(self.snapshot)
@@ -260,6 +264,8 @@ class ShutkaApp(App[None]):
 
     def on_index_polled(self, message: IndexPolled) -> None:
         self._polling = False
+        if not self.is_running or not self.screen_stack:
+            return  # shutting down: a last poll came back after the screens closed
         self.status = message.status
         self.status_changed.publish(message.status)
         if self.snapshot is not None:

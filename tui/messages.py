@@ -34,14 +34,6 @@ class RuntimeOpened(Message):
 
 
 @dataclass
-class RuntimeFailed(Message):
-    """The workspace could not be opened (bad checkpoint, unreadable bank, bad shutka.toml)."""
-
-    error: BaseException
-    """What was raised; a `ShutkaError` carries a message meant for the user."""
-
-
-@dataclass
 class IndexPolled(Message):
     """A cheap look at the shared index, taken every poll interval."""
 
@@ -102,6 +94,16 @@ class EntryLoaded(Message):
     """The entry, or None when it is no longer in the bank."""
     hops: list[Hop]
     """Code-graph neighbours (HopRAG's hops), nearest first; empty for line entries."""
+
+
+@dataclass
+class HopResolved(Message):
+    """A code-graph neighbour was looked up in the bank."""
+
+    hop: Hop
+    """The neighbour that was chosen."""
+    entry_id: int | None
+    """Its bank entry, or None when it is not in the bank (deleted, or not indexed yet)."""
 
 
 @dataclass

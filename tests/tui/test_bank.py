@@ -100,6 +100,9 @@ async def test_detail_pane_and_navigable_neighbours(indexed_workspace: Path,
         await wait_for(pilot, lambda: detail.hit is not None and detail.hit.symbol == "Point",
                        what="the neighbour to open")
         assert detail.hit is not None and detail.hit.path == "src/point.ts"
+        await pilot.press("b")  # back to where the walk started
+        await settle(pilot)
+        await wait_for(pilot, lambda: detail.hit is not None and detail.hit.symbol == "distance", what="going back")
         assert not errors(app)
 
 

@@ -35,6 +35,20 @@ async def test_no_index_opens_with_the_build_action(basic_workspace: Path,
         assert not errors(app)
 
 
+async def test_an_index_built_by_another_process_closes_the_screen(
+        basic_workspace: Path, tiny_checkpoint: Path, make_app: Callable[..., ShutkaApp]) -> None:
+    app = make_app(basic_workspace, poll_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
+        await active(pilot, RebuildScreen)
+        index_workspace(basic_workspace, tiny_checkpoint)  # e.g. `shutka index` in another terminal
+        await wait_for(pilot, lambda: isinstance(app.screen, BankScreen), what="the screen to close")
+        await settle(pilot)
+        await wait_for(pilot, lambda: len(app.screen.query_one(BankTree).file_nodes()) == 4, what="the files")
+        assert any("The index is ready" in n for n in notes(app))
+        assert not errors(app)
+
+
 async def test_browsing_anyway_is_remembered(basic_workspace: Path, make_app: Callable[..., ShutkaApp]) -> None:
     app = make_app(basic_workspace)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -58,6 +58,18 @@ async def test_status_fields_and_sync_now(indexed_workspace: Path, make_app: Cal
         assert not errors(app)
 
 
+async def test_watch_keeps_the_index_in_sync_from_this_process(indexed_workspace: Path,
+                                                                make_app: Callable[..., ShutkaApp]) -> None:
+    app = make_app(indexed_workspace, watch=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
+        (indexed_workspace / "src" / "extra.ts").write_text(EXTRA, encoding="utf-8")
+        await wait_for(pilot, lambda: "src/extra.ts" in tree_counts(app), what="the watcher's sync")
+        assert "this process: sync generation" in log_text(app)
+        assert "another process" not in log_text(app)
+        assert not errors(app)
+
+
 @pytest.fixture
 def second_runtime(indexed_workspace: Path, tiny_checkpoint: Path) -> Iterator[object]:
     """Another runtime on the same workspace with its watcher running (its own catalog and bank

@@ -17,7 +17,14 @@ from textual.worker import get_current_worker
 from assistant.types import Hop
 from tui.changes import IndexChange
 from tui.jobs import reencode_job
-from tui.messages import EntriesDeleted, EntryLoaded, FileEntriesLoaded, FilesLoaded, SearchFinished
+from tui.messages import (
+    EntriesDeleted,
+    EntryLoaded,
+    FileEntriesLoaded,
+    FilesLoaded,
+    HopResolved,
+    SearchFinished,
+)
 from tui.render import span, title
 from tui.screens.base import ShutkaScreen
 from tui.screens.dialogs import ConfirmScreen
@@ -50,6 +57,7 @@ class BankScreen(ShutkaScreen):
                 tooltip="delete the entry shown, or all of a file's entries when the tree's cursor is on a file"),
         Binding("D", "delete_file", "Del file", tooltip="delete all entries of the selected file"),
         Binding("e", "reencode", "Re-encode", tooltip="re-encode every entry with the loaded model"),
+        Binding("b", "back", "Back", show=False, tooltip="back to the entry shown before the last neighbour"),
         Binding("escape", "back_to_tree", "Files", show=False),
     ]
 
@@ -57,6 +65,8 @@ class BankScreen(ShutkaScreen):
         super().__init__()
         self.detail_id: int | None = None
         """The entry the detail pane shows or is loading."""
+        self.history: list[int] = []
+        """Entries shown before each neighbour that was opened (`b` goes back)."""
 
     def compose(self) -> ComposeResult:
         yield self.mode_bar()
@@ -150,20 +160,33 @@ class BankScreen(ShutkaScreen):
 
     @on(NeighbourList.Open)
     def _open_neighbour(self, event: NeighbourList.Open) -> None:
-        self.open_hop(event.hop)
+        self.resolve_hop(event.hop)
 
     @work(thread=True, exclusive=True, group="detail", name="opening a neighbour", exit_on_error=False)
-    def open_hop(self, hop: Hop) -> None:
-        """Find the bank entry of a code-graph neighbour and show it."""
+    def resolve_hop(self, hop: Hop) -> None:
+        """Find the bank entry of a code-graph neighbour (same file and symbol, nearest start line)."""
         found = [h for h in self.assistant.entries(hop.path, limit=ENTRIES_PER_FILE)
                  if h.kind != "line" and h.symbol == hop.symbol]
         line = hop_line(hop)
         found.sort(key=lambda h: (h.start_line != line, h.id))
-        if not found:
-            self.app.call_from_thread(self.notify, f"{hop.symbol} ({hop.path}) is not in the bank "
-                                      "(deleted, or not indexed yet)", severity="warning")
+        self.post_message(HopResolved(hop, found[0].id if found else None))
+
+    def on_hop_resolved(self, message: HopResolved) -> None:
+        hop = message.hop
+        if message.entry_id is None:
+            self.notify(f"{hop.symbol} ({hop.path}) is not in the bank (deleted, or not indexed yet)",
+                        severity="warning")
             return
-        self.app.call_from_thread(self.open_entry, found[0].id)
+        if self.detail_id is not None:
+            self.history.append(self.detail_id)
+        self.open_entry(message.entry_id)
+
+    def action_back(self) -> None:
+        """Back to the entry shown before the last neighbour was opened."""
+        if not self.history:
+            self.notify("Nothing to go back to.", severity="information")
+            return
+        self.open_entry(self.history.pop())
 
     # -- search ----------------------------------------------------------------------------------------------
 

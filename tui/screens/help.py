@@ -28,7 +28,7 @@ def key_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
     """(keys, what they do) for the shown bindings; the tooltip is the long description."""
     rows = []
     for b in bindings:
-        if isinstance(b, Binding) and b.show:
+        if isinstance(b, Binding) and (b.show or b.tooltip):
             keys = b.key_display or " ".join(k.replace("ctrl+", "Ctrl+").replace("slash", "/")
                                              for k in b.key.split(","))
             rows.append((keys, b.tooltip or b.description))
