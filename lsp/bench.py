@@ -19,7 +19,8 @@ talking to `python -m lsp` over stdio.
    the model loads and the first index runs; also when the first index finishes.
 
 The checkpoint: --checkpoint, else $SHUTKA_CHECKPOINT, else /tmp/tiny.safetensors when it exists,
-else the server's own default (the bundled model).
+else the server's own default (the bundled model). The bench cannot build a tiny model itself: `lsp`
+talks to the assistant's facade only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import re
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,7 +46,9 @@ from pygls.lsp.client import LanguageClient
 
 log = logging.getLogger(__name__)
 
-FALLBACK_CHECKPOINT = Path("/tmp/tiny.safetensors")
+FALLBACK_CHECKPOINT = Path(tempfile.gettempdir()) / "tiny.safetensors"
+"""The tiny model other tools leave in the temp folder (until the bundled model ships)."""
+WORKDIR = Path(tempfile.gettempdir()) / "shutka-lsp-bench"
 WARMUP_TASKS = 5
 """Requests sent before timing starts (first-call costs: lazy imports, caches)."""
 INDEX_TIMEOUT_S = 3600.0
@@ -384,9 +388,9 @@ def _print_startup(r: StartupReport) -> None:
 @click.option("--train-corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Also time initialize → first useful completion on this corpus (one workspace).")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Model (default: $SHUTKA_CHECKPOINT, then /tmp/tiny.safetensors, then the server's default).")
+              help=f"Model (default: $SHUTKA_CHECKPOINT, then {FALLBACK_CHECKPOINT} if present, then the server's default).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("/tmp/shutka-lsp-bench"), show_default=True,
+              default=WORKDIR, show_default=True,
               help="Where the benchmark workspaces (symlinks) and their indexes live; kept between runs.")
 @click.option("--threshold", type=float, default=None, help="Confidence gate (default: the workspace's).")
 @click.option("--wait-index/--no-wait-index", default=True, show_default=True,
