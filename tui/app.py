@@ -156,13 +156,13 @@ class ShutkaApp(App[None]):
     def report_error(self, what: str, error: BaseException) -> None:
         """A background task failed: a notification, never a traceback (that goes to the log)."""
         if isinstance(error, ShutkaError):
-            self.notify(str(error), title=f"{what} failed", severity="error", timeout=8)
+            self.notify(str(error), title=f"{what} failed", severity="error", timeout=8, markup=False)
             log.warning("%s failed: %s", what, error)
             if isinstance(error, BankModelMismatch):
                 self.poll_now()
         else:
             self.notify(f"{type(error).__name__}: {error}", title=f"{what} failed unexpectedly",
-                        severity="error", timeout=10)
+                        severity="error", timeout=10, markup=False)
             log.error("%s failed", what, exc_info=error)
         self.log_event(f"{what} failed: {error}", logging.ERROR)
 
@@ -304,7 +304,7 @@ class ShutkaApp(App[None]):
         self.log_event(f"{message.logger}: {message.text}", message.level)
         if message.logger.startswith("assistant"):
             self.notify(message.text, title="assistant", severity="error" if message.level >= logging.ERROR
-                        else "warning", timeout=8)
+                        else "warning", timeout=8, markup=False)
 
     # -- actions ---------------------------------------------------------------------------------------------
 

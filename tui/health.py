@@ -84,8 +84,8 @@ def describe_open_error(error: BaseException) -> OpenFailure:
                            "Run `shutka index --rebuild PATH` with this checkpoint, then retry.")
     if isinstance(error, BankError):
         return OpenFailure("The memory bank cannot be opened", text,
-                           "Run `shutka index --rebuild PATH`; if that fails too, delete .shutka/bank "
-                           "and index again.")
+                           "Run `shutka index --rebuild PATH`; if it fails with the same message, delete "
+                           "PATH/.shutka and index again (the Titans memory starts over).")
     if isinstance(error, ConfigError):
         return OpenFailure("shutka.toml is invalid", text, "Fix the key named above, then retry.")
     if isinstance(error, ShutkaError):

@@ -103,14 +103,15 @@ EXPLANATION = Explanation(
         ScoredCandidate("add(origin, { x: 1, y: 2 });", "src/main.ts:6", "copy",
                         {"bm25_rel": 1.0, "votes_log": 0.693, "same_dir": 1.0, "latent_sim": 0.06, "lm_scored": 1.0},
                         3.856, 0.913, True),
-        ScoredCandidate("new Circle(2);", "src/main.ts:7", "copy",
+        ScoredCandidate("[p, ...rest][i] = new Circle(2);", "src/main.ts:7", "copy_edit",
                         {"bm25_rel": 0.41, "votes_log": 0.0, "same_dir": 1.0, "latent_sim": 0.02, "lm_scored": 1.0},
                         1.204, 0.377, False),
     ),
     hops=(Hop("src/point.ts#add@4", "add", "src/point.ts", 1, 0.82),
           Hop("src/point.ts#Point@0", "Point", "src/point.ts", 2, 0.41)),
     threshold=0.5, decision="shown: top confidence 0.91 >= threshold 0.50", latency_ms=12.0, complexity=0.5)
-"""A fixed explanation (scores are model arithmetic; the pilot tests run the real engine)."""
+"""A fixed explanation (scores are model arithmetic; the pilot tests run the real engine). The second
+candidate's brackets must show as typed, not as markup."""
 
 
 def test_why_120x36(snap_compare: SnapCompare, indexed_workspace: Path, make_app: Callable[..., ShutkaApp]) -> None:

@@ -47,7 +47,7 @@ async def test_explain_shows_candidates_features_hops_and_the_gate(indexed_works
         table = screen.query_one(CandidateTable)
         assert table.row_count == len(ex.candidates) > 0
         first = ex.candidates[0]
-        assert str(table.get_row_at(0)[5]) == first_line(first.text, 60)
+        assert str(table.get_row_at(0)[2]) == first_line(first.text, 40)
         assert str(table.get_row_at(0)[1]) == f"{first.confidence:.2f}"
         features = screen.query_one(FeatureTable)
         assert features.row_count == len(first.features)

@@ -175,7 +175,7 @@ class BankScreen(ShutkaScreen):
         hop = message.hop
         if message.entry_id is None:
             self.notify(f"{hop.symbol} ({hop.path}) is not in the bank (deleted, or not indexed yet)",
-                        severity="warning")
+                        severity="warning", markup=False)
             return
         if self.detail_id is not None:
             self.history.append(self.detail_id)
@@ -271,7 +271,8 @@ class BankScreen(ShutkaScreen):
         self.post_message(EntriesDeleted(f"the entries of {path}", count))
 
     def on_entries_deleted(self, message: EntriesDeleted) -> None:
-        self.notify(f"Forgot {message.count} entr{'y' if message.count == 1 else 'ies'}: {message.what}")
+        self.notify(f"Forgot {message.count} entr{'y' if message.count == 1 else 'ies'}: {message.what}",
+                    markup=False)
         self.shutka.log_event(f"this process: deleted {message.count} entries ({message.what})")
         detail = self.query_one(EntryDetail)
         if detail.hit is not None and self.detail_id is not None:
@@ -286,7 +287,7 @@ class BankScreen(ShutkaScreen):
 
     def _task_done(self, summary: str | None) -> None:
         if summary:
-            self.notify(summary)
+            self.notify(summary, markup=False)
             self.shutka.log_event(f"this process: {summary}")
         self.load_files()
         self.shutka.poll_now()

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, LoadingIndicator, Static
 
@@ -30,7 +31,7 @@ class LoadingScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="setup"):
-            yield Label(f"Opening {self.workspace}", classes="setup-title")
+            yield Label(Content(f"Opening {self.workspace}"), classes="setup-title")
             yield Static("loading the model and the memory bank…", classes="setup-text")
             yield LoadingIndicator()
 
@@ -101,7 +102,7 @@ class RebuildScreen(Screen[bool]):
 
     def _done(self, summary: str | None) -> None:
         if summary:
-            self.notify(summary)
+            self.notify(summary, markup=False)
             cast("ShutkaApp", self.app).log_event(f"this process: {summary}")
             self.dismiss(True)
 

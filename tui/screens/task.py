@@ -13,6 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
@@ -83,7 +84,7 @@ class TaskScreen(ModalScreen[str | None]):
             error = event.worker.error
             self.log.error(f"{self.title_text} failed: {error!r}")
             self.query_one("#task-status", Static).update("failed")
-            self.query_one("#task-error", Static).update(f"{type(error).__name__}: {error}")
+            self.query_one("#task-error", Static).update(Content(f"{type(error).__name__}: {error}"))
             self.query_one("#task-hint", Label).update("Escape: close")
 
     def action_close(self) -> None:

@@ -140,7 +140,7 @@ class TitansScreen(ShutkaScreen):
         self.post_message(TitansChanged(f"Loaded the Titans memory from {path}"))
 
     def on_titans_changed(self, message: TitansChanged) -> None:
-        self.notify(message.summary)
+        self.notify(message.summary, markup=False)
         self.shutka.log_event(f"this process: {message.summary}")
         self.load_stats()
 

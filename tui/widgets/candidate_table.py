@@ -1,4 +1,5 @@
-"""Why-this-completion: every candidate the ranker scored, best first, with the gate's verdict."""
+"""Why-this-completion: every candidate the ranker scored, best first, with the gate's verdict
+(✔ shown, · held back)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from textual.widgets import DataTable
 
 from assistant.types import ScoredCandidate
 from tui.render import first_line
+
+TEXT_WIDTH = 40
+"""Characters of a candidate shown in its row (the text column comes first after the scores, so it
+stays visible at 80 columns)."""
 
 
 class CandidateTable(DataTable[str | Text]):
@@ -21,7 +26,7 @@ class CandidateTable(DataTable[str | Text]):
         """The candidates shown, in row order."""
 
     def on_mount(self) -> None:
-        self.add_columns("gate", "conf", "score", "kind", "source", "text")
+        self.add_columns("gate", "conf", "text", "source", "score", "kind")
 
     def show(self, candidates: Sequence[ScoredCandidate]) -> None:
         """Replace the rows."""
@@ -29,9 +34,9 @@ class CandidateTable(DataTable[str | Text]):
         self.candidates = list(candidates)
         self.border_title = f"candidates ({len(self.candidates)})"
         for i, c in enumerate(self.candidates):
-            gate = Text("shown", style="bold green") if c.shown else Text("hidden", style="dim")
-            self.add_row(gate, f"{c.confidence:.2f}", f"{c.score:.2f}", c.kind, c.source, first_line(c.text, 60),
-                         key=str(i))
+            gate = Text(" ✔", style="bold green") if c.shown else Text(" ·", style="dim")
+            self.add_row(gate, f"{c.confidence:.2f}", Text(first_line(c.text, TEXT_WIDTH)), Text(c.source),
+                         f"{c.score:.2f}", c.kind, key=str(i))
 
     def candidate_at(self, row: int) -> ScoredCandidate | None:
         """The candidate of row `row`."""

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.text import Text
 from textual.widgets import DataTable
 
 from tui.render import first_line
 
 
-class EpisodeTable(DataTable[str]):
+class EpisodeTable(DataTable[str | Text]):
     """Rows of episodes; read-only, a cursor for scrolling."""
 
     def __init__(self, heading: str, *, id: str | None = None) -> None:
@@ -27,5 +28,5 @@ class EpisodeTable(DataTable[str]):
         surprise, access), which a surface may not import by name."""
         self.clear()
         for ep in episodes:
-            self.add_row(str(ep.access), f"{ep.surprise:.2f}", first_line(ep.text, 32), ep.file or "—",
+            self.add_row(str(ep.access), f"{ep.surprise:.2f}", Text(first_line(ep.text, 32)), Text(ep.file or "—"),
                          key=str(ep.id))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual.markup import escape
 from textual.widgets import DataTable
 
 from assistant.types import ScoredCandidate
 
 
-class FeatureTable(DataTable[str]):
+class FeatureTable(DataTable[str | Text]):
     """Feature name and value, in the ranker's order."""
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -23,6 +25,6 @@ class FeatureTable(DataTable[str]):
         if candidate is None:
             self.border_title = "features"
             return
-        self.border_title = f"features of {candidate.source}"
+        self.border_title = escape(f"features of {candidate.source}")
         for name, value in candidate.features.items():
-            self.add_row(name, f"{value:.3f}")
+            self.add_row(Text(name), f"{value:.3f}")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.text import Text
 from textual.widgets import DataTable
 
 from assistant.types import Hop
 
 
-class HopTable(DataTable[str]):
+class HopTable(DataTable[str | Text]):
     """One row per hop, in the engine's order."""
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -24,4 +25,4 @@ class HopTable(DataTable[str]):
         self.clear()
         self.border_title = f"hops ({len(hops)})"
         for hop in hops:
-            self.add_row(str(hop.hop), f"{hop.score:.2f}", hop.symbol, hop.path)
+            self.add_row(str(hop.hop), f"{hop.score:.2f}", Text(hop.symbol), Text(hop.path))

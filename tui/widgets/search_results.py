@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.markup import escape
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -16,7 +17,7 @@ class SearchResults(OptionList):
     def show(self, query: str, mode: str, hits: list[Hit]) -> None:
         """Replace the rows with `hits` (scores only mean something for semantic search)."""
         self.clear_options()
-        self.border_title = f"{len(hits)} {mode} hit{'s' if len(hits) != 1 else ''} for {query!r}"
+        self.border_title = escape(f"{len(hits)} {mode} hit{'s' if len(hits) != 1 else ''} for {query!r}")
         if not hits:
             self.add_option(Option(Text("nothing found", style="dim"), disabled=True))
             return
