@@ -169,9 +169,11 @@ class ShutkaApp(App[None]):
     # -- opening ---------------------------------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen:
+        """The loading screen, shown until the workspace is open."""
         return LoadingScreen(str(self.workspace_path))
 
     def on_mount(self) -> None:
+        """Route warnings to the screen and start opening the workspace."""
         self._log_handler.install()
         self.open_workspace()
 
@@ -188,6 +190,7 @@ class ShutkaApp(App[None]):
         self.post_message(RuntimeOpened(runtime, status, files))
 
     def on_runtime_opened(self, message: RuntimeOpened) -> None:
+        """Keep the runtime, listen for syncs, start polling, show the bank (and any index problem)."""
         self.runtime = runtime = message.runtime
         self.title = f"Shutka — {runtime.workspace.root.name}"
         runtime.assistant.add_listener(self._on_sync_report)
@@ -210,6 +213,7 @@ class ShutkaApp(App[None]):
         self.open_workspace()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Failures of the app's own workers: opening (an error screen), polling, others (a notification)."""
         if event.state != WorkerState.ERROR or event.worker.error is None:
             return
         if event.worker.group == "open":
@@ -237,6 +241,7 @@ class ShutkaApp(App[None]):
         self.log_event(f"{problem.title}: waiting for “{problem.action}”", logging.WARNING)
 
         def closed(fixed: bool | None) -> None:
+            """The rebuild screen closed: remember a problem the user chose to browse with."""
             self._ignored_problem = None if fixed else problem
             self.poll_now()
 
@@ -263,6 +268,7 @@ class ShutkaApp(App[None]):
         self.post_message(IndexPolled(probe, status))
 
     def on_index_polled(self, message: IndexPolled) -> None:
+        """Publish the status; diff against the last snapshot and broadcast what changed."""
         self._polling = False
         if not self.is_running or not self.screen_stack:
             return  # shutting down: a last poll came back after the screens closed
@@ -294,13 +300,16 @@ class ShutkaApp(App[None]):
         self.post_message(SyncCommitted(report))
 
     def on_sync_committed(self, message: SyncCommitted) -> None:
+        """Log a sync of this process and look at the index at once."""
         self.log_event(describe_sync(message.report))
         self.poll_now()
 
     def _deliver_log(self, level: int, logger: str, text: str) -> None:
+        """Called by the log handler, from any thread: post the record to the UI thread."""
         self.post_message(LogRecorded(level, logger, text))
 
     def on_log_recorded(self, message: LogRecorded) -> None:
+        """Log warnings to the event log; the assistant's also as a notification."""
         self.log_event(f"{message.logger}: {message.text}", message.level)
         if message.logger.startswith("assistant"):
             self.notify(message.text, title="assistant", severity="error" if message.level >= logging.ERROR
@@ -309,6 +318,7 @@ class ShutkaApp(App[None]):
     # -- actions ---------------------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Views switch only once the workspace is open and no dialog or setup screen is on top."""
         if action == "show":
             return self.runtime is not None and isinstance(self.screen, ShutkaScreen)
         return True
@@ -326,6 +336,7 @@ class ShutkaApp(App[None]):
     # -- closing ---------------------------------------------------------------------------------------------
 
     def on_unmount(self) -> None:
+        """Stop polling, detach the log handler, close the runtime this app opened."""
         self._log_handler.uninstall()
         if self._poll_timer is not None:
             self._poll_timer.stop()

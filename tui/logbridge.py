@@ -23,6 +23,7 @@ class MessageHandler(logging.Handler):
         """Posts the record to the app (must be thread-safe: `App.post_message` is)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Deliver one record (never raises into the logging caller)."""
         try:
             self.deliver(record.levelno, record.name, record.getMessage())
         except Exception:  # logging must never raise into the code that logged

@@ -80,15 +80,18 @@ class BankScreen(ShutkaScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        """Load the files and put the focus on the tree."""
         super().on_mount()
         self.query_one(BankTree).focus()
 
     # -- loading ---------------------------------------------------------------------------------------------
 
     def refresh_data(self) -> None:
+        """Reload the file list."""
         self.load_files()
 
     def on_index_change(self, change: IndexChange) -> None:
+        """Reload files (and the entry shown) when the bank changed."""
         if change.bank_changed:
             self.load_files()
             if self.detail_id is not None:
@@ -100,12 +103,14 @@ class BankScreen(ShutkaScreen):
         self.post_message(FilesLoaded(sorted(self.assistant.files())))
 
     def on_files_loaded(self, message: FilesLoaded) -> None:
+        """Update the tree; reload the entries of expanded files whose counts changed."""
         tree = self.query_one(BankTree)
         for path in tree.show_files(message.files):
             self.load_file_entries(path)
 
     @on(Tree.NodeExpanded, "#bank-tree")
     def _expanded(self, event: Tree.NodeExpanded[object]) -> None:
+        """A file was expanded: load its entries."""
         if isinstance(event.node.data, FileNode):
             self.load_file_entries(event.node.data.path)
 
@@ -116,6 +121,7 @@ class BankScreen(ShutkaScreen):
         self.post_message(FileEntriesLoaded(path, entries))
 
     def on_file_entries_loaded(self, message: FileEntriesLoaded) -> None:
+        """Show a file's entries under its node."""
         tree = self.query_one(BankTree)
         node = tree.file_nodes().get(message.path)
         total = len(message.entries)
@@ -127,11 +133,13 @@ class BankScreen(ShutkaScreen):
 
     @on(Tree.NodeHighlighted, "#bank-tree")
     def _tree_highlighted(self, event: Tree.NodeHighlighted[object]) -> None:
+        """The tree's cursor moved onto an entry: show it."""
         if isinstance(event.node.data, EntryNode):
             self.open_entry(event.node.data.hit.id)
 
     @on(SearchResults.OptionHighlighted, "#search-results")
     def _result_highlighted(self, event: SearchResults.OptionHighlighted) -> None:
+        """The cursor moved onto a search hit: show it."""
         entry_id = self.query_one(SearchResults).hit_id(event.option_index)
         if entry_id is not None:
             self.open_entry(entry_id)
@@ -150,6 +158,7 @@ class BankScreen(ShutkaScreen):
             self.post_message(EntryLoaded(entry_id, hit, hops))
 
     def on_entry_loaded(self, message: EntryLoaded) -> None:
+        """Show the entry, unless a newer one was asked for meanwhile."""
         if message.entry_id != self.detail_id:
             return
         detail = self.query_one(EntryDetail)
@@ -160,6 +169,7 @@ class BankScreen(ShutkaScreen):
 
     @on(NeighbourList.Open)
     def _open_neighbour(self, event: NeighbourList.Open) -> None:
+        """A neighbour was chosen: find its entry."""
         self.resolve_hop(event.hop)
 
     @work(thread=True, exclusive=True, group="detail", name="opening a neighbour", exit_on_error=False)
@@ -172,6 +182,7 @@ class BankScreen(ShutkaScreen):
         self.post_message(HopResolved(hop, found[0].id if found else None))
 
     def on_hop_resolved(self, message: HopResolved) -> None:
+        """Open the neighbour's entry (remembering the current one for `b`), or say it is gone."""
         hop = message.hop
         if message.entry_id is None:
             self.notify(f"{hop.symbol} ({hop.path}) is not in the bank (deleted, or not indexed yet)",
@@ -200,6 +211,7 @@ class BankScreen(ShutkaScreen):
 
     @on(SearchBox.Search)
     def _search(self, event: SearchBox.Search) -> None:
+        """Run a search, or go back to the files for an empty query."""
         if not event.query:
             self.action_back_to_tree()
             return
@@ -213,6 +225,7 @@ class BankScreen(ShutkaScreen):
             self.post_message(SearchFinished(query, mode, hits))
 
     def on_search_finished(self, message: SearchFinished) -> None:
+        """Show the hits in place of the tree."""
         results = self.query_one(SearchResults)
         results.show(message.query, message.mode, message.hits)
         self.query_one(ContentSwitcher).current = "search-results"
@@ -271,6 +284,7 @@ class BankScreen(ShutkaScreen):
         self.post_message(EntriesDeleted(f"the entries of {path}", count))
 
     def on_entries_deleted(self, message: EntriesDeleted) -> None:
+        """Say what was forgotten and reload the views."""
         self.notify(f"Forgot {message.count} entr{'y' if message.count == 1 else 'ies'}: {message.what}",
                     markup=False)
         self.shutka.log_event(f"this process: deleted {message.count} entries ({message.what})")
@@ -286,6 +300,7 @@ class BankScreen(ShutkaScreen):
                              self._task_done)
 
     def _task_done(self, summary: str | None) -> None:
+        """A task dialog closed: report its summary and reload."""
         if summary:
             self.notify(summary, markup=False)
             self.shutka.log_event(f"this process: {summary}")

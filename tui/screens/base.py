@@ -36,6 +36,7 @@ class ShutkaScreen(Screen[None]):
         return ModeBar(self.MODE, self.shutka.where, id="mode-bar")
 
     def on_mount(self) -> None:
+        """Follow index changes and load the view's data."""
         self.shutka.index_changed.subscribe(self, self.on_index_change)
         self.refresh_data()
 

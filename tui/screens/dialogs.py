@@ -35,9 +35,11 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button("Cancel (n)", id="no")
 
     def on_mount(self) -> None:
+        """Focus Cancel: a stray Enter must not delete anything."""
         self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Yes or Cancel."""
         event.stop()
         self.dismiss(event.button.id == "yes")
 
@@ -72,6 +74,7 @@ class PromptScreen(ModalScreen[str | None]):
             yield Label("Enter: OK   Escape: cancel", classes="dialog-hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Check the answer; close with it when acceptable, else show why not."""
         event.stop()
         error = self.check(event.value) if self.check else None
         if error:

@@ -72,4 +72,5 @@ class HelpScreen(ModalScreen[None]):
             yield Static(help_text(), id="help-text")
 
     def on_mount(self) -> None:
+        """Focus the text so the arrow keys scroll it."""
         self.query_one("#help-scroll", VerticalScroll).focus()

@@ -85,9 +85,11 @@ class RebuildScreen(Screen[bool]):
         yield Footer()
 
     def on_mount(self) -> None:
+        """Focus the fixing action."""
         self.query_one("#rebuild", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        """The fixing action's button."""
         event.stop()
         self.action_rebuild()
 
@@ -101,6 +103,7 @@ class RebuildScreen(Screen[bool]):
         self.app.push_screen(task, self._done)
 
     def _done(self, summary: str | None) -> None:
+        """The task finished: close with success, or stay after a failure."""
         if summary:
             self.notify(summary, markup=False)
             cast("ShutkaApp", self.app).log_event(f"this process: {summary}")

@@ -34,6 +34,7 @@ class StatusScreen(ShutkaScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        """Replay the events so far, then follow new events and statuses."""
         log = self.query_one(SyncLog)
         for line in self.shutka.events:
             log.add(line)
@@ -42,6 +43,7 @@ class StatusScreen(ShutkaScreen):
         super().on_mount()
 
     def refresh_data(self) -> None:
+        """Show the last status the app polled."""
         if self.shutka.status is not None:
             self.show_status(self.shutka.status)
 

@@ -53,6 +53,7 @@ class TaskScreen(ModalScreen[str | None]):
                         id="task-hint")
 
     def on_mount(self) -> None:
+        """Start the job."""
         self.run_job()
 
     @work(thread=True, exclusive=True, group="task", name="task", exit_on_error=False)
@@ -70,15 +71,18 @@ class TaskScreen(ModalScreen[str | None]):
             self.post_message(TaskProgress(done, total))
 
     def on_task_progress(self, message: TaskProgress) -> None:
+        """Move the bar."""
         bar = self.query_one("#task-progress", ProgressBar)
         bar.update(total=message.total or None, progress=message.done)
         unit = f" {self.unit}" if self.unit else ""
         self.query_one("#task-status", Static).update(f"{message.done} / {message.total}{unit}")
 
     def on_task_finished(self, message: TaskFinished) -> None:
+        """Close with the summary."""
         self.dismiss(message.summary)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The job raised: show its error here (not as a traceback) and let Escape close."""
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.failed = True
             error = event.worker.error

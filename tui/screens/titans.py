@@ -56,6 +56,7 @@ class TitansScreen(ShutkaScreen):
     # -- loading ---------------------------------------------------------------------------------------------
 
     def refresh_data(self) -> None:
+        """Reload the statistics."""
         self.load_stats()
 
     def action_refresh(self) -> None:
@@ -71,6 +72,7 @@ class TitansScreen(ShutkaScreen):
             self.post_message(TitansLoaded(None, str(exc)))
 
     def on_titans_loaded(self, message: TitansLoaded) -> None:
+        """Show the summary, the histogram and both tables."""
         self.stats = stats = message.stats
         summary = self.query_one("#titans-summary", Static)
         if stats is None:
@@ -140,6 +142,7 @@ class TitansScreen(ShutkaScreen):
         self.post_message(TitansChanged(f"Loaded the Titans memory from {path}"))
 
     def on_titans_changed(self, message: TitansChanged) -> None:
+        """Say what happened and reload."""
         self.notify(message.summary, markup=False)
         self.shutka.log_event(f"this process: {message.summary}")
         self.load_stats()

@@ -54,6 +54,7 @@ class WhyScreen(ShutkaScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        """Focus the code area."""
         super().on_mount()
         self.query_one("#why-context", TextArea).focus()
 
@@ -74,6 +75,7 @@ class WhyScreen(ShutkaScreen):
 
     @on(Input.Submitted, "#why-path")
     def _path_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the path field explains."""
         event.stop()
         self.action_explain()
 
@@ -85,6 +87,7 @@ class WhyScreen(ShutkaScreen):
             self.post_message(ExplanationReady(explanation))
 
     def on_explanation_ready(self, message: ExplanationReady) -> None:
+        """Show the decision, the candidates, the best one's features and the hops."""
         self.explanation = ex = message.explanation
         self.query_one("#why-decision", Static).update(decision_text(ex))
         self.query_one(CandidateTable).show(ex.candidates)
@@ -93,6 +96,7 @@ class WhyScreen(ShutkaScreen):
 
     @on(DataTable.RowHighlighted, "#why-candidates")
     def _candidate_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """Show the features of the candidate under the cursor."""
         self.query_one(FeatureTable).show(self.query_one(CandidateTable).candidate_at(event.cursor_row))
 
     def action_clear(self) -> None:

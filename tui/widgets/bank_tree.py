@@ -86,6 +86,7 @@ class BankTree(Tree[NodeData]):
 
     @staticmethod
     def _file_label(data: FileNode) -> Text:
+        """`path [section]  count`."""
         label = Text(data.path)
         if data.section != "workspace":
             label.append(f" [{data.section}]", style="italic dim")
@@ -116,6 +117,7 @@ class BankTree(Tree[NodeData]):
 
     @staticmethod
     def _entry_label(hit: Hit) -> Text:
+        """`line  kind symbol` for a definition, `line  text` for a line."""
         where = f"{hit.start_line}" if hit.start_line else "?"
         if hit.kind == "line":
             return Text.assemble((f"{where:>4} ", "dim"), first_line(hit.text, 60))

@@ -26,6 +26,7 @@ class CandidateTable(DataTable[str | Text]):
         """The candidates shown, in row order."""
 
     def on_mount(self) -> None:
+        """Add the columns."""
         self.add_columns("gate", "conf", "text", "source", "score", "kind")
 
     def show(self, candidates: Sequence[ScoredCandidate]) -> None:

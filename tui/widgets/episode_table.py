@@ -21,6 +21,7 @@ class EpisodeTable(DataTable[str | Text]):
         """What the rows are (e.g. `most accessed`)."""
 
     def on_mount(self) -> None:
+        """Add the columns."""
         self.add_columns("used", "surp", "line", "file")
 
     def show(self, episodes: Sequence[Any]) -> None:

@@ -17,6 +17,7 @@ class FeatureTable(DataTable[str | Text]):
         self.border_title = "features"
 
     def on_mount(self) -> None:
+        """Add the columns."""
         self.add_columns("feature", "value")
 
     def show(self, candidate: ScoredCandidate | None) -> None:

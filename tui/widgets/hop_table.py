@@ -18,6 +18,7 @@ class HopTable(DataTable[str | Text]):
         self.border_title = "hops"
 
     def on_mount(self) -> None:
+        """Add the columns."""
         self.add_columns("hop", "score", "symbol", "file")
 
     def show(self, hops: Sequence[Hop]) -> None:

@@ -25,6 +25,7 @@ class ModeBar(Static):
         """Workspace and model names, shown on the right."""
 
     def on_mount(self) -> None:
+        """Draw the tabs."""
         self.update(self.render_tabs())
 
     def render_tabs(self) -> Content:

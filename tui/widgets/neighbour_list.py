@@ -42,6 +42,7 @@ class NeighbourList(OptionList):
             for hop in hops)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Turn a chosen row into `Open` with its hop."""
         event.stop()
         if 0 <= event.option_index < len(self.hops):
             self.post_message(self.Open(self.hops[event.option_index]))

@@ -35,9 +35,11 @@ class SearchBox(Horizontal):
         yield Label("", id="search-mode")
 
     def on_mount(self) -> None:
+        """Show the initial mode."""
         self.watch_mode(self.mode)
 
     def watch_mode(self, mode: SearchMode) -> None:
+        """Show the mode beside the input."""
         self.query_one("#search-mode", Label).update(Content(f"[{mode}]"))
 
     @property
@@ -56,5 +58,6 @@ class SearchBox(Horizontal):
         self.query_one("#search-input", Input).value = ""
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter asks for a search."""
         event.stop()
         self.post_message(self.Search(event.value.strip(), self.mode))

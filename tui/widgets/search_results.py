@@ -26,6 +26,7 @@ class SearchResults(OptionList):
 
     @staticmethod
     def _label(hit: Hit, mode: str) -> Text:
+        """Score (semantic only), kind, symbol or line, then the file and span."""
         score = f"{hit.score:5.2f}" if mode == "semantic" else "    ·"
         what = hit.symbol if hit.kind != "line" and hit.symbol else first_line(hit.text, 40)
         return Text.assemble((score, "cyan"), " ", (f"{hit.kind:<8}", "magenta"), " ", (what, "bold"), "\n",
