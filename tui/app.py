@@ -230,7 +230,7 @@ class ShutkaApp(App[None]):
     def _check_health(self, status: Status) -> None:
         """Show the rebuild screen for a missing or incompatible index (unless the user chose to browse)."""
         problem = diagnose(status)
-        if problem is None and isinstance(self.screen, RebuildScreen):
+        if problem is None and isinstance(self.screen, RebuildScreen) and not self.screen.fixing:
             self.screen.dismiss(True)  # fixed elsewhere (another process indexed or re-encoded)
             self.notify("The index is ready: another process built or re-encoded it.")
             return

@@ -75,6 +75,8 @@ class RebuildScreen(Screen[bool]):
         super().__init__()
         self.problem = problem
         """What is wrong."""
+        self.fixing = False
+        """True from the fixing action's start until its dialog closed (the app then leaves this screen be)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="setup"):
@@ -96,6 +98,7 @@ class RebuildScreen(Screen[bool]):
     def action_rebuild(self) -> None:
         """Run the fixing action in a task dialog."""
         assistant = cast("ShutkaApp", self.app).assistant
+        self.fixing = True
         if self.problem.kind == "missing":
             task = TaskScreen("Building the index", index_job(assistant), unit="files")
         else:
@@ -104,10 +107,12 @@ class RebuildScreen(Screen[bool]):
 
     def _done(self, summary: str | None) -> None:
         """The task finished: close with success, or stay after a failure."""
+        self.fixing = False
         if summary:
             self.notify(summary, markup=False)
             cast("ShutkaApp", self.app).log_event(f"this process: {summary}")
-            self.dismiss(True)
+            if self.is_current:
+                self.dismiss(True)
 
     def action_browse(self) -> None:
         """Leave the problem as it is and show the views."""
