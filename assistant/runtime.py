@@ -145,8 +145,7 @@ def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike
     completion_config = workspace.section("completion", CompletionConfig, completion)
     bank_config = workspace.section("bank", BankConfig)
     torch.set_num_threads(completion_config.num_threads)
-    # denormal floats make CPU element-wise ops ~20x slower (measured: GELU 1.1 ms vs 45 us); flush them
-    torch.set_flush_denormal(True)
+    # (denormals are flushed inside the inference threads only: Completer.analyse, LatentEncoder)
     ckpt, digest = load_model(checkpoint, completion_config.quantized)
     state = workspace.ensure_state_dir()
     closers: list[Callable[[], None]] = []

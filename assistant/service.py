@@ -22,7 +22,7 @@ from assistant.encoding import LatentEncoder
 from assistant.errors import InvalidRequest
 from assistant.lexical import IDENT_RE, KEYWORDS, LineStore
 from assistant.sync_hook import BankSyncHook
-from assistant.titans_store import TitansStats, TitansStore
+from assistant.titans_store import TitansStore
 from assistant.types import (
     BankStats,
     ChatAnswer,
@@ -34,6 +34,7 @@ from assistant.types import (
     Hop,
     Status,
     SyncReport,
+    TitansStats,
 )
 from indexer.sync import Indexer
 from indexer.types import IndexEvent
@@ -367,6 +368,14 @@ class Assistant:
             raise InvalidRequest(f"forget needs n >= 0, got {n}")
         return self._titans().forget(n)
 
+    @property
+    def tokenizer(self):  # type: ignore[no-untyped-def]
+        """The model's tokenizer (surfaces count and cut tokens with it: usage, max_tokens)."""
+        return self.encoder.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encoder.tokenizer.encode(text))
+
     def titans_stats(self) -> TitansStats:
         return self._titans().stats()
 
@@ -376,7 +385,7 @@ class Assistant:
         counts = self.indexer.catalog.counts()
         return Status(str(self.workspace.root), self.model_name, self.encoder.digest, self.bank_stats(),
                       self.indexer.catalog.generation(), counts.get("files", 0), self.last_sync,
-                      self.titans_stats().episodes if self.titans else 0, self.indexing)
+                      self.titans.count() if self.titans else 0, self.indexing)
 
     def _relative(self, request: CompletionRequest) -> CompletionRequest:
         if request.path is None:

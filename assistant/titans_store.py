@@ -13,7 +13,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ import torch
 from assistant.errors import AssistantError
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.model.memory import EpisodicStore
+from assistant.types import Episode, TitansStats
 from indexer.dbutil import enable_wal
 
 log = logging.getLogger(__name__)
@@ -42,27 +42,6 @@ CREATE TABLE IF NOT EXISTS titans_episodes (
 );
 CREATE INDEX IF NOT EXISTS titans_episodes_file ON titans_episodes(file);
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Episode:
-    id: int
-    file: str | None
-    text: str
-    surprise: float
-    access: int
-    added_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class TitansStats:
-    episodes: int
-    capacity: int
-    writes: int
-    surprise_histogram: list[tuple[float, float, int]]
-    """(low, high, count) bins of episode surprise."""
-    most_accessed: list[Episode]
-    least_accessed: list[Episode]
 
 
 class TitansStore:
@@ -190,7 +169,8 @@ class TitansStore:
             return self.model.save_titans_memory(path or self.weights_path)
 
     def load(self, path: Path) -> None:
-        """Load weights and episodes saved by `save`; episodes unknown to this workspace are dropped."""
+        """Load weights and episodes saved by `save`. Episode rows forgotten since that save stay
+        forgotten (their text lived in the database); episodes the file does not hold are dropped."""
         with self._lock:
             self.model.load_titans_memory(path)
             ids = self.model.episodic.source_ids.tolist()
@@ -200,6 +180,10 @@ class TitansStore:
             self.refresh()
 
     # -- reading for surfaces ---------------------------------------------------------------------------
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM titans_episodes").fetchone()[0])
 
     def texts(self, ids: Iterable[int]) -> dict[int, str]:
         ids = [int(i) for i in ids]

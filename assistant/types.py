@@ -159,6 +159,32 @@ class BankStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Episode:
+    """One association the Titans memory keeps (for replay and forgetting)."""
+
+    id: int
+    file: str | None
+    text: str
+    surprise: float
+    access: int
+    added_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TitansStats:
+    episodes: int
+    capacity: int
+    writes: int
+    surprise_histogram: list[tuple[float, float, int]]
+    """(low, high, count) bins of episode surprise."""
+    most_accessed: list[Episode]
+    least_accessed: list[Episode]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class SyncReport:
     """What one sync did, for status lines and `shutka watch` logs."""
 

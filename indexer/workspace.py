@@ -84,13 +84,16 @@ class Workspace:
             raise ConfigError(format_validation_error(exc, f"{self.config_path} [{name}]", schema)) from exc
 
     def relative(self, path: str | os.PathLike[str]) -> str:
-        """Workspace-relative POSIX path of `path` (absolute or relative to the root)."""
+        """Workspace-relative POSIX path of `path` (absolute or relative to the root); a path outside
+        the workspace comes back absolute."""
         p = Path(path)
         if p.is_absolute():
-            try:
-                return p.relative_to(self.root).as_posix()
-            except ValueError:
-                return Path(os.path.realpath(p)).relative_to(self.root).as_posix()
+            for candidate in (p, Path(os.path.realpath(p))):
+                try:
+                    return candidate.relative_to(self.root).as_posix()
+                except ValueError:
+                    continue
+            return p.as_posix()  # outside the workspace: keep it absolute (a buffer from elsewhere)
         return p.as_posix()
 
     def __repr__(self) -> str:

@@ -26,7 +26,7 @@ from assistant.bank.state import BankState, acquired
 from assistant.bank.types import SECTIONS, BankStats, Entry, EntryMeta, Hit
 from assistant.bank.vectors import normalized
 from assistant.config import BankConfig
-from assistant.errors import BankError
+from assistant.errors import BankCorrupt, BankError
 from indexer.locking import WriterLock
 
 LockLike = WriterLock | str | os.PathLike[str] | None
@@ -218,7 +218,10 @@ class MemoryBank:
     def check(self) -> list[str]:
         """Verify the bank's invariant (see `maintenance.check`): every entry has exactly one vector,
         no vector lacks an entry, the file matches its committed checksum. Empty list = consistent."""
-        return self._state.read(lambda: maintenance.check(self._state.conn, self.directory))
+        try:
+            return self._state.read(lambda: maintenance.check(self._state.conn, self.directory))
+        except BankCorrupt as exc:  # the committed generation file is really gone
+            return [str(exc)]
 
     # -- writing -------------------------------------------------------------------------------
 

@@ -194,7 +194,9 @@ def check(conn: sqlite3.Connection, directory: Path) -> list[str]:
                 if len(np.unique(gen_ids)) != len(gen_ids):
                     problems.append(f"{path.name}: an id appears twice")
         except FileNotFoundError:
-            problems.append(f"{path.name}: the committed generation file is missing")
+            # a compaction replaced the file after this snapshot began: the caller (BankState.read)
+            # retries on a fresh snapshot, and reports the file missing only if it stays missing
+            raise
         except BankCorrupt as exc:
             problems.append(str(exc))
     entries = store.ids_array(conn, "SELECT id FROM bank_entries")
