@@ -37,8 +37,10 @@ def configure_logging(verbosity: int, log_file: Path | None) -> None:
 class EntryPointGroup(click.Group):
     """A group whose subcommands come from entry points, loaded only when used."""
 
+    entry_point_group = COMMAND_GROUP
+
     def _entry_points(self) -> dict[str, Any]:
-        return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
+        return {ep.name: ep for ep in entry_points(group=self.entry_point_group)}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self._entry_points()})

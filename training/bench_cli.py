@@ -7,8 +7,20 @@ from pathlib import Path
 
 import click
 
+from assistant.cli import EntryPointGroup
 
-@click.group("bench")
+
+class BenchGroup(EntryPointGroup):
+    """`shutka bench` commands: ours, plus the surfaces' from the `shutka.bench` entry points (training
+    may not import lsp or the API, so they register themselves)."""
+
+    entry_point_group = "shutka.bench"
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        return click.Group.invoke(self, ctx)  # errors are translated once, by the root group
+
+
+@click.group("bench", cls=BenchGroup)
 def group() -> None:
     """Performance figures (latency, throughput, memory, quantization speed-up)."""
 
