@@ -7,11 +7,11 @@ the UI thread update widgets. Nothing here holds behaviour.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from assistant.types import Explanation, Hit, Hop, Status, SyncReport
+from assistant.types import Explanation, Hit, Hop, Status, SyncReport, TitansStats
 from tui.changes import IndexSnapshot
 
 if TYPE_CHECKING:
@@ -135,8 +135,8 @@ class EntriesDeleted(Message):
 class TitansLoaded(Message):
     """The Titans memory's statistics (None: the loaded model has no Titans memory)."""
 
-    stats: Any | None
-    """`Assistant.titans_stats()` (`assistant.titans_store.TitansStats`, which a surface may not import)."""
+    stats: TitansStats | None
+    """`Assistant.titans_stats()`."""
     unavailable: str = ""
     """Why there are no statistics, when `stats` is None."""
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from textual.pilot import Pilot
 
-from assistant.types import Explanation, Hop, ScoredCandidate
+from assistant.types import Episode, Explanation, Hop, ScoredCandidate, TitansStats
 from tests.tui.conftest import opened, settle, wait_for
 from tui.app import ShutkaApp
 from tui.messages import ExplanationReady, TitansLoaded
@@ -57,13 +56,13 @@ def test_bank_text_search_120x36(snap_compare: SnapCompare, indexed_workspace: P
     assert snap_compare(make_app(indexed_workspace), terminal_size=(120, 36), run_before=search)
 
 
-TITANS_STATS = SimpleNamespace(
+TITANS_STATS = TitansStats(
     episodes=37, capacity=256, writes=52,
     surprise_histogram=[(0.5 + i * 0.1, 0.6 + i * 0.1, n) for i, n in enumerate([3, 8, 12, 6, 4, 2, 1, 0, 0, 1])],
-    most_accessed=[SimpleNamespace(id=i, file="src/main.ts", text=t, surprise=s, access=a)
+    most_accessed=[Episode(i, "src/main.ts", t, s, a, 0.0)
                    for i, (t, s, a) in enumerate([("return formatPoint(p);", 0.91, 7), ("const c = new Circle(2);", 1.2, 4),
                                                   ("return { x: a.x + b.x };", 0.64, 2)])],
-    least_accessed=[SimpleNamespace(id=10 + i, file="src/shapes.ts", text=t, surprise=s, access=0)
+    least_accessed=[Episode(10 + i, "src/shapes.ts", t, s, 0, 0.0)
                     for i, (t, s) in enumerate([("const dx = a.x - b.x;", 0.55), ("name = \"circle\";", 0.72)])],
 )
 """Fixed statistics (surprise is model arithmetic; the pilot tests read the real store)."""

@@ -4,7 +4,6 @@ accessed episodes; forget the n least accessed, save and load the memory."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -14,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
 from assistant.errors import InvalidRequest
+from assistant.types import TitansStats
 from tui.messages import TitansChanged, TitansLoaded
 from tui.render import bar
 from tui.screens.base import ShutkaScreen
@@ -39,7 +39,7 @@ class TitansScreen(ShutkaScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.stats: Any | None = None
+        self.stats: TitansStats | None = None
         """The last `Assistant.titans_stats()` (None until loaded, or without a Titans memory)."""
 
     def compose(self) -> ComposeResult:

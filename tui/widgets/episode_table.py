@@ -4,11 +4,11 @@ and its file."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
 
+from assistant.types import Episode
 from tui.render import first_line
 
 
@@ -24,9 +24,8 @@ class EpisodeTable(DataTable[str | Text]):
         """Add the columns."""
         self.add_columns("used", "surp", "line", "file")
 
-    def show(self, episodes: Sequence[Any]) -> None:
-        """Replace the rows. `episodes`: `assistant.titans_store.Episode` values (id, file, text,
-        surprise, access), which a surface may not import by name."""
+    def show(self, episodes: Sequence[Episode]) -> None:
+        """Replace the rows."""
         self.clear()
         for ep in episodes:
             self.add_row(str(ep.access), f"{ep.surprise:.2f}", Text(first_line(ep.text, 32)), Text(ep.file or "—"),
