@@ -21,20 +21,22 @@ CHECKPOINT = click.option("--checkpoint", type=click.Path(exists=True, dir_okay=
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
 @click.option("--verify", is_flag=True, help="Compare bank and catalog with a fresh chunking of the disk; "
                                                "exit 1 on any difference.")
-@click.option("--rebuild", is_flag=True, help="Re-encode every bank entry from its stored text first.")
+@click.option("--rebuild", is_flag=True, help="Re-encode every bank entry from its stored text first "
+                                               "(repairs a damaged or missing vector file).")
 @CHECKPOINT
 def index_command(path: Path, verify: bool, rebuild: bool, checkpoint: Path | None) -> None:
     """Build or update PATH's index (catalog + memory bank)."""
     from tqdm import tqdm
 
-    from assistant.runtime import open_runtime, sync_in_batches
+    from assistant.runtime import open_runtime, rebuild_bank, sync_in_batches
 
     t0 = time.monotonic()
+    if rebuild and (path / ".shutka" / "index.sqlite").exists():
+        with tqdm(desc="re-encode", unit="entry", file=sys.stderr, leave=False) as bar:
+            rebuild_bank(path, checkpoint, lambda done, total: (setattr(bar, "total", total),
+                                                                bar.update(done - bar.n)))
     with open_runtime(path, checkpoint=checkpoint, sync=False) as runtime:
         assistant = runtime.assistant
-        if rebuild:
-            with tqdm(desc="re-encode", unit="entry", file=sys.stderr, leave=False) as bar:
-                assistant.reencode(lambda done, total: (setattr(bar, "total", total), bar.update(done - bar.n)))
         with tqdm(desc="index", unit="file", file=sys.stderr, leave=False) as bar:
             def progress(_: str, done: int, total: int) -> None:
                 bar.total = total

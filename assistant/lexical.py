@@ -285,14 +285,18 @@ class LineStore:
                 gids |= self._tok_lines.get(name, set())
         found = [ln for ln in reversed(own)] + [self._by_gid[g] for g in sorted(gids)
                                                 if self._by_gid[g].path != path]
-        out = []
-        for ln in found:
-            for p, tok in enumerate(ln.toks):
-                if tok != partial and tok.startswith(partial) and (before is None or (p > 0 and ln.toks[p - 1] == before)):
-                    start = ln.ends[p] - len(tok) + len(partial)
-                    out.append(Candidate(ln, ln.text[start:], PARTIAL_LEVEL))
+        out: list[Candidate] = []
+        for need_before in ((before,) if before is None else (before, None)):  # same preceding token first
+            for ln in found:
+                for p, tok in enumerate(ln.toks):
+                    if tok != partial and tok.startswith(partial) and (
+                            need_before is None or (p > 0 and ln.toks[p - 1] == need_before)):
+                        start = ln.ends[p] - len(tok) + len(partial)
+                        out.append(Candidate(ln, ln.text[start:], PARTIAL_LEVEL))
+                        break
+                if len(out) >= PARTIAL_CANDIDATES:
                     break
-            if len(out) >= PARTIAL_CANDIDATES:
+            if out:
                 break
         return out
 

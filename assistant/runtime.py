@@ -28,7 +28,7 @@ from assistant.errors import BankModelMismatch, CheckpointError
 from assistant.hoprag import HopRetriever
 from assistant.lexical import LineStore
 from assistant.ranker import Ranker
-from assistant.service import Assistant, _is_workspace_code
+from assistant.service import Assistant
 from assistant.sync_hook import BankSyncHook
 from assistant.titans_store import TitansStore
 from assistant.types import SyncReport
@@ -119,7 +119,7 @@ def open_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike[
     """Open a workspace. `sync`: True = index before returning, "background" = index in a thread
     (completions work meanwhile and improve as batches commit), False = use the index as it is.
     `completion` / `indexer` override the shutka.toml sections (CLI flags, LSP options)."""
-    runtime = build_runtime(path, checkpoint=checkpoint, completion=completion, indexer=indexer)
+    runtime = build_runtime(path, checkpoint=checkpoint, completion=completion, indexer=indexer, progress=progress)
     try:
         if sync == "background":
             thread = threading.Thread(target=_initial_sync, args=(runtime, progress), name="shutka-index",
@@ -138,8 +138,14 @@ def open_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike[
 
 
 def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike[str] | None = None,
-                  completion: dict[str, Any] | None = None, indexer: dict[str, Any] | None = None) -> Runtime:
-    """Everything but syncing and watching (see open_runtime)."""
+                  completion: dict[str, Any] | None = None, indexer: dict[str, Any] | None = None,
+                  on_model_change: str = "reencode",
+                  progress: Callable[[str, int, int], None] | None = None) -> Runtime:
+    """Everything but syncing and watching (see open_runtime).
+
+    `on_model_change`: a bank encoded by another model is re-encoded ("reencode", with `progress`
+    ("reencode", done, total)) or left alone ("keep": `Assistant.bank_mismatch()` says why, and
+    surfaces can ask the user first)."""
     workspace = Workspace(path)
     indexer_config = workspace.section("indexer", IndexerConfig, indexer)
     completion_config = workspace.section("completion", CompletionConfig, completion)
@@ -155,10 +161,11 @@ def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike
     db = state / DB_NAME
     bank = MemoryBank(state / BANK_DIR, encoder.dim, bank_config, db_path=db, lock=idx.lock, model_digest=digest)
     closers.append(bank.close)
-    if bank.model_digest not in (None, digest) and len(bank):
+    if bank.model_digest not in (None, digest) and len(bank) and on_model_change == "reencode":
         log.warning("the bank was encoded by another model (%s); re-encoding %d entries with %s",
                     bank.model_digest, len(bank), digest)
-        bank.reencode(encoder.encode_entries, digest)
+        bank.reencode(encoder.encode_entries, digest,
+                      (lambda done, total: progress("reencode", done, total)) if progress else None)
     titans = TitansStore(db, state, ckpt.model) if ckpt.model.titans is not None else None
     if titans is not None:
         closers.append(titans.close)
@@ -171,17 +178,8 @@ def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike
                           titans, imports_of=lambda p: idx.graph().imports_of(p))
     name = ckpt.path.name if ckpt.path else "model"
     assistant = Assistant(workspace, idx, bank, encoder, completer, hook, lines, titans, name)
-    _load_lines(idx, lines)
+    assistant.refresh()  # fills the line store from the catalog (what the last session indexed)
     return Runtime(workspace, assistant, ckpt, indexer_config, completion_config, closers=closers)
-
-
-def _load_lines(idx: Indexer, lines: LineStore) -> None:
-    """Fill the line store from the catalog (what the last session indexed)."""
-    for path, state in idx.catalog.file_states().items():
-        if state.section == "workspace" and _is_workspace_code(path):
-            text = idx.catalog.file_text(path)
-            if text is not None:
-                lines.set_file(path, text)
 
 
 def _initial_sync(runtime: Runtime, progress: Callable[[str, int, int], None] | None) -> SyncReport | None:
@@ -264,3 +262,23 @@ def sync_in_batches(assistant: Assistant, progress: Callable[[str, int, int], No
 
 def state_path(workspace: Workspace, name: str) -> Path:
     return workspace.state_dir / name
+
+
+def rebuild_bank(path: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> int:
+    """Re-encode every bank entry from its stored text into a fresh generation without opening the
+    current one: repairs a bank whose vector file is damaged or missing. -> entries."""
+    workspace = Workspace(path)
+    completion_config = workspace.section("completion", CompletionConfig)
+    bank_config = workspace.section("bank", BankConfig)
+    ckpt, digest = load_model(checkpoint, completion_config.quantized)
+    encoder = LatentEncoder(ckpt.model, ckpt.tokenizer, digest, completion_config.num_threads)
+    from indexer.sync import workspace_lock
+
+    state = workspace.ensure_state_dir()
+    bank = MemoryBank.rebuild(state / BANK_DIR, encoder.dim, encoder.encode_entries, digest, bank_config,
+                              db_path=state / DB_NAME, lock=workspace_lock(workspace), progress=progress)
+    try:
+        return len(bank)
+    finally:
+        bank.close()

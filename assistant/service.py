@@ -68,6 +68,7 @@ class Assistant:
         self._documents: dict[str, str] = {}
         self._doc_lock = threading.Lock()
         self._listeners: list[Callable[[SyncReport], None]] = []
+        self._seen: dict[str, tuple[int, str]] = {}  # path -> (catalog generation, content hash) in the line store
         hook.listeners.append(self._on_commit)
         if titans is not None:
             hook.learner = self._learn_new_code
@@ -149,6 +150,8 @@ class Assistant:
             self.completer.learn(CompletionRequest(text, line_no, 0, path), line)
 
     def _on_commit(self, event: IndexEvent, texts: dict[str, str]) -> None:
+        for path in event.removed:
+            self._seen.pop(path, None)
         for old, new in event.moved:
             self.lines.rename_file(old, new)
         for path in event.removed:
@@ -235,8 +238,44 @@ class Assistant:
                 conn.close()
 
     def reencode(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Re-encode every entry with the loaded model (after a model change)."""
-        return self.bank.reencode(self.encoder.encode_entries, self.encoder.digest, progress)
+        """Re-encode every entry with the loaded model (after a model change). -> entries re-encoded."""
+        self.bank.reencode(self.encoder.encode_entries, self.encoder.digest, progress)
+        return len(self.bank)
+
+    def bank_mismatch(self) -> str | None:
+        """Why the bank cannot be used with the loaded model (encoded by another), or None."""
+        digest = self.bank.model_digest
+        if digest is not None and digest != self.encoder.digest and len(self.bank):
+            return f"the bank was encoded by model {digest}; the loaded model is {self.encoder.digest}"
+        return None
+
+    # -- following other processes ------------------------------------------------------------------------
+
+    def version(self) -> tuple[int, int, int]:
+        """(catalog generation, bank generation, bank entries): one cheap read; a change means another
+        process (a watcher, the language server) committed something."""
+        return self.indexer.catalog.generation(), self.bank.generation, len(self.bank)
+
+    def refresh(self) -> bool:
+        """Catch this process's caches up with commits made by other processes: the bank's view, the
+        Titans episodes, the line store. -> True when something changed."""
+        changed = self.bank.refresh()
+        if self.titans is not None:
+            self.titans.refresh()
+        states = self.indexer.catalog.file_states()
+        wanted = {p: (st.generation, st.content_hash) for p, st in states.items()
+                  if st.section == "workspace" and _is_workspace_code(p)}
+        for path in set(self._seen) - set(wanted):
+            self.lines.remove_file(path)
+            changed = True
+        for path, key in wanted.items():
+            if self._seen.get(path) != key:
+                text = self.indexer.catalog.file_text(path)
+                if text is not None:
+                    self.lines.set_file(path, text)
+                    changed = True
+        self._seen = wanted
+        return changed
 
     def neighbours(self, entry_id: int, hops: int = 1) -> list[Hop]:
         """Code-graph neighbours of a definition entry (HopRAG's hops), nearest first."""

@@ -173,3 +173,33 @@ def test_sigkill_mid_write_leaves_a_consistent_index(tmp_path: Path, tiny_checkp
         assert verify_workspace(rt.assistant).ok
     shutil.rmtree(ws)
     torch.set_num_threads(1)
+
+
+def test_a_reader_follows_another_processes_commits(runtime, basic_workspace: Path, tiny_checkpoint: Path) -> None:
+    reader = runtime.assistant
+    before = reader.version()
+    with open_runtime(basic_workspace, checkpoint=tiny_checkpoint, sync=False, completion={"adapt": False}) as other:
+        (basic_workspace / "src" / "fresh.ts").write_text("export const freshlyWrittenConstant = 42;\n")
+        other.assistant.sync()
+    assert reader.version() != before
+    assert reader.refresh()
+    assert reader.lines.file("src/fresh.ts") is not None
+    text = "const y = freshlyWr"
+    result = reader.complete(CompletionRequest(text, 0, len(text), "src/z.ts", use_gate=False))
+    assert any(item.text.startswith("ittenConstant") for item in result.items)
+
+
+def test_rebuild_repairs_a_missing_vector_file(basic_workspace: Path, tiny_checkpoint: Path) -> None:
+    from click.testing import CliRunner
+
+    from assistant.indexing_cli import index_command
+
+    with open_runtime(basic_workspace, checkpoint=tiny_checkpoint) as rt:
+        rt.assistant.bank.compact()
+        entries = len(rt.assistant.bank)
+    for gen in (basic_workspace / ".shutka" / "bank").glob("gen-*.faiss"):
+        gen.unlink()
+    result = CliRunner().invoke(index_command, [str(basic_workspace), "--checkpoint", str(tiny_checkpoint),
+                                                "--rebuild", "--verify"])
+    assert result.exit_code == 0, result.output
+    assert f"{entries} bank entries" in result.output and "verify: OK" in result.output
