@@ -185,3 +185,12 @@ def _ranker() -> click.Command:
 
 
 group.add_command(_ranker(), "ranker")
+
+
+def _export() -> click.Command:
+    from training.export import export_command
+
+    return export_command
+
+
+group.add_command(_export(), "export")
