@@ -70,3 +70,23 @@ def index_command(workspace: Path, checkpoint: Path | None, saves: int, gap: flo
     click.echo(format_index_report(report))
     if as_json:
         as_json.write_text(json.dumps(report.to_json(), indent=2, default=float))
+
+
+@group.command("quant")
+@click.option("--fp32", "fp32_checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="A checkpoint trained with quantization='none'.")
+@click.option("--bitnet", "bitnet_checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              required=True, help="The same training with quantization='bitnet'.")
+@click.option("--held-out", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="Held-out .ts code (never trained on).")
+@click.option("--contexts", type=click.IntRange(min=10), default=150, show_default=True)
+@click.option("--json", "as_json", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON here.")
+def quant_command(fp32_checkpoint: Path, bitnet_checkpoint: Path, held_out: Path, contexts: int,
+                  as_json: Path | None) -> None:
+    """BitNet b1.58 training vs int8 post-training quantization: quality at equal speed."""
+    from training.bench.quant_bench import compare, format_quant
+
+    report = compare(fp32_checkpoint, bitnet_checkpoint, held_out, contexts)
+    click.echo(format_quant(report))
+    if as_json:
+        as_json.write_text(json.dumps(report, indent=2, default=float))
