@@ -20,7 +20,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,12 +29,15 @@ import torch
 from assistant.bank import MemoryBank
 from assistant.config import CompletionConfig
 from assistant.context import ContextBuilder, CursorContext
+from assistant.decoding import CURSOR_TOKENS, OptionDecoder
 from assistant.edit import edit_candidate
 from assistant.encoding import LatentEncoder
 from assistant.features import Option, ablate, group_options, lexical_features, model_features, task_features
 from assistant.hoprag import HopResult, HopRetriever
 from assistant.lexical import Candidate, LineStore, StoredLine, identifiers, normalize
+from assistant.line_latents import LineLatents
 from assistant.model.jepa import UltraEfficientTextJEPA
+from assistant.multiline import finish
 from assistant.ranker import Ranker
 from assistant.sync_hook import LINE_HASH_PREFIX
 from assistant.titans_store import TitansStore
@@ -46,16 +48,11 @@ log = logging.getLogger(__name__)
 
 CONTEXT_CHARS = 6000
 """Characters of the prefix tokenized per request (then cut to the model's window)."""
-CURSOR_TOKENS = 48
-"""Room kept in the model window for the cursor line and a candidate."""
 NEAR_LINES = 3
 """Lines above the cursor whose identifiers seed HopRAG."""
 BANK_HITS = 24
 EDIT_TOP = 6
 """Options (by context match) that may get a copy-and-edit twin."""
-GENERATE_TOKENS = 8
-MULTILINE_MAX = 12
-LATENT_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +101,11 @@ class Completer:
         self.config, self.titans = config, titans
         self.imports_of = imports_of or (lambda path: [])
         self.contexts = ContextBuilder()
+        self.decoder = OptionDecoder(model, tokenizer, config)
+        self.latents = LineLatents(bank, encoder)
         self.switches = Switches(hoprag=config.use_hoprag, titans=config.use_titans and model.titans is not None,
                                  decoding=config.use_decoding)
         self._model_lock = threading.RLock()
-        self._latents: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._latents_lock = threading.Lock()
         self._window = model.config.max_seq_len - CURSOR_TOKENS
 
     # -- public --------------------------------------------------------------------------------------
@@ -130,7 +127,7 @@ class Completer:
                 if gate:
                     continue
             if len(items) < limit:
-                text = self._finish(analysis.ctx, opt, request.multiline)
+                text = finish(analysis.ctx, opt, request.multiline, self.lines)
                 items.append(Completion(text, round(p, 4), opt.source, opt.kind, shown))  # type: ignore[arg-type]
         latency = (time.perf_counter() - t0) * 1000
         return CompletionResult(tuple(items), uuid.uuid4().hex[:12], latency, hidden, threshold)
@@ -208,12 +205,12 @@ class Completer:
                             o.titans = float(o.latent @ r)
                 timings["latent"] = _ms(t)
                 t = time.perf_counter()
-                if sw.generation and sw.decoding and self._should_generate(options):
-                    gen = self._generate(cursor, ctx)
+                if sw.generation and sw.decoding and self.decoder.should_generate(options):
+                    gen = self.decoder.generate(cursor, ctx)
                     if gen is not None and all(o.key != gen.key for o in options):
                         options.append(gen)
                 if sw.decoding:
-                    self._score(state, cursor, ctx, options)
+                    self.decoder.score(state, cursor, ctx, options)
                 timings["decoding"] = _ms(t)
             finally:
                 torch.set_num_threads(previous)
@@ -334,126 +331,11 @@ class Completer:
         for o in options:
             line = (typed + o.text).strip() if o.kind != "copy" or o.best.level != 0 else o.best.line.text
             wanted[o.key] = line
-        latents = self.line_latents(list(set(wanted.values())))
+        latents = self.latents.get(list(set(wanted.values())))
         for o in options:
             o.latent = latents.get(wanted[o.key])
 
-    def line_latents(self, lines: list[str]) -> dict[str, np.ndarray]:
-        """Latents of stripped lines: from the LRU cache, the bank (by content hash), or encoded now."""
-        import hashlib
-
-        out: dict[str, np.ndarray] = {}
-        missing: list[str] = []
-        with self._latents_lock:
-            for line in lines:
-                v = self._latents.get(line)
-                if v is not None:
-                    out[line] = v
-                else:
-                    missing.append(line)
-        if not missing:
-            return out
-        hashes = {LINE_HASH_PREFIX + hashlib.sha256(line.encode("utf-8")).hexdigest(): line for line in missing}
-        found = self.bank.find_by_hash(hashes) if len(self.bank) else {}
-        if found:
-            ids = list(found.values())
-            for h, v in zip(found, self.bank.vectors(ids), strict=True):
-                out[hashes[h]] = v
-        rest = [line for line in missing if line not in out]
-        if rest:
-            for line, v in zip(rest, self.encoder.encode_lines(rest), strict=True):
-                out[line] = v
-        with self._latents_lock:
-            for line in missing:
-                self._latents[line] = out[line]
-            while len(self._latents) > LATENT_CACHE:
-                self._latents.popitem(last=False)
-        return out
-
-    def _score(self, state, cursor, ctx: CursorContext, options: list[Option]) -> None:
-        """Token-head log-probability of each of the best options followed by a newline.
-
-        Scored from the cursor's state (only the option's own tokens) when the cursor sits at a token
-        boundary; an option that would merge with the typed text into one token (the cursor inside an
-        identifier) is scored as the whole line from the line's start instead."""
-        if not options or self.config.scored_candidates == 0:
-            return
-        prelim = sorted(options, key=lambda o: -(max(c.bm25 for c in o.sources) + 2.0 * len(o.sources) ** 0.5
-                                                 + (3.0 if o.kind == "generated" else 0.0)))
-        chosen = prelim[: self.config.scored_candidates]
-        typed_word = bool(ctx.cursor_prefix) and _is_word(ctx.cursor_prefix[-1])
-        at_cursor = [o for o in chosen if not (typed_word and o.text and _is_word(o.text[0]))]
-        whole_line = [o for o in chosen if o not in at_cursor]
-        if at_cursor:
-            seqs = [self.tokenizer.encode(o.text + "\n")[:CURSOR_TOKENS] for o in at_cursor]
-            sums, lengths = self.model.score_continuations(cursor, seqs)
-            for o, s, n in zip(at_cursor, sums.tolist(), lengths.tolist(), strict=True):
-                o.lm_sum, o.lm_mean = s, s / max(1, n)
-        if whole_line:
-            lead = "\n" if ctx.prefix_text else ""
-            typed = self.tokenizer.encode(lead + ctx.cursor_prefix)
-            typed_logprob = 0.0
-            if typed:
-                t_sum, _ = self.model.score_continuations(state, [typed])
-                typed_logprob = float(t_sum[0])
-            seqs = [self.tokenizer.encode(lead + ctx.cursor_prefix + o.text + "\n")[: CURSOR_TOKENS * 2]
-                    for o in whole_line]
-            sums, lengths = self.model.score_continuations(state, seqs)
-            for o, s, n in zip(whole_line, sums.tolist(), lengths.tolist(), strict=True):
-                # same scale as the options scored at the cursor: the typed part's share removed
-                own = max(1, n - len(typed))
-                o.lm_sum, o.lm_mean = s - typed_logprob, (s - typed_logprob) / own
-
-    @staticmethod
-    def _should_generate(options: list[Option]) -> bool:
-        """Generate rarely: only when copying offers nothing that starts with what is typed."""
-        return not any(min(c.level for c in o.sources) == 0 for o in options)
-
-    def _generate(self, cursor, ctx: CursorContext) -> Option | None:
-        """A short greedy continuation of the cursor line (finish an identifier or argument list)."""
-        tokens, mean = self.model.generate(cursor, GENERATE_TOKENS, stop=self._stop_ids())
-        text = self.tokenizer.decode(tokens)
-        text = text.split("\n", 1)[0]
-        key = normalize(text)
-        if not key:
-            return None
-        stored = StoredLine(-1, "", -1, (ctx.cursor_prefix + text).strip(), [], [], {}, 0)
-        opt = Option(text, key, [Candidate(stored, text, 3, 0.0)], kind="generated")
-        opt.lm_mean = mean
-        return opt
-
-    def _stop_ids(self) -> frozenset[int]:
-        cached = getattr(self, "_stops", None)
-        if cached is None:
-            stops = {self.tokenizer.eos_id, *self.tokenizer.special_ids}
-            for tid in range(self.tokenizer.vocab_size):
-                if "\n" in self.tokenizer.token_text(tid):
-                    stops.add(tid)
-            cached = self._stops = frozenset(stops)
-        return cached
-
     # -- presentation --------------------------------------------------------------------------------
-
-    def _finish(self, ctx: CursorContext, opt: Option, multiline: bool | None) -> str:
-        """The option's text, plus the rest of the block when the completed line opens one."""
-        text = opt.text
-        line = (ctx.cursor_prefix + text).rstrip()
-        opens = line.endswith("{") or line.endswith("(") or line.endswith("[")
-        if multiline is False or (multiline is None and not opens) or opt.kind == "generated":
-            return text
-        src = opt.best.line
-        fl = self.lines.file(src.path) if src.path != ctx.path else ctx.before
-        raw = fl.raw_lines if fl is not None else []
-        if not raw or src.line_no < 0 or src.line_no >= len(raw):
-            return text
-        body = block_after(raw, src.line_no)
-        if not body:
-            return text
-        base = raw[src.line_no][: len(raw[src.line_no]) - len(raw[src.line_no].lstrip())]
-        out = [text]
-        for b in body[:MULTILINE_MAX]:
-            out.append(ctx.indent + b[len(base) :] if b.startswith(base) else ctx.indent + b.lstrip())
-        return "\n".join(out)
 
     # -- learning from what the user wrote ----------------------------------------------------------------
 
@@ -472,26 +354,6 @@ class Completer:
 
         h = LINE_HASH_PREFIX + hashlib.sha256(written_line.strip().encode("utf-8")).hexdigest()
         return self.titans.learn(key, value, [written_line.strip()], [ctx.path], [h])
-
-
-def _depth(line: str) -> int:
-    return sum(1 for ch in line if ch in "{([") - sum(1 for ch in line if ch in "})]")
-
-
-def block_after(raw: list[str], line_no: int) -> list[str]:
-    """Lines after `line_no` up to and including the one that closes the block it opens."""
-    depth = _depth(raw[line_no])
-    out = []
-    for line in raw[line_no + 1 : line_no + 1 + 200]:
-        out.append(line)
-        depth += _depth(line)
-        if depth <= 0:
-            return out
-    return []
-
-
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch in "_$"
 
 
 def _ms(t: float) -> float:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -16,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import navigation
 from assistant.bank import Entry, MemoryBank
+from assistant.chat import answer
 from assistant.complete import Completer
 from assistant.encoding import LatentEncoder
 from assistant.errors import InvalidRequest
-from assistant.lexical import IDENT_RE, KEYWORDS, LineStore
+from assistant.lexical import LineStore
 from assistant.sync_hook import BankSyncHook
 from assistant.titans_store import TitansStore
 from assistant.types import (
@@ -46,7 +47,6 @@ SUPPRESSED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS assistant_suppressed (
     file TEXT NOT NULL, content_hash TEXT NOT NULL, PRIMARY KEY (file, content_hash));
 """
-SNIPPET_LINES = 12
 
 
 def to_hit(entry: Entry, score: float = 0.0) -> Hit:
@@ -296,46 +296,11 @@ class Assistant:
 
     def symbols(self, query: str, limit: int = 50) -> list[Hit]:
         """Definitions whose symbol contains `query` (case-insensitive), best matches first."""
-        q = query.lower()
-        graph = self.indexer.graph()
-        found = []
-        for path in graph.paths():
-            for cid in graph.chunks_of(path):
-                node = graph.node(cid)
-                if node is None or node.kind == "window":
-                    continue
-                sym = node.symbol.lower()
-                if q in sym:
-                    rank = (sym != q, not sym.endswith(q), len(sym))
-                    found.append((rank, node))
-        found.sort(key=lambda x: x[0])
-        return [Hit(-1, 1.0, n.symbol, n.kind, n.path, n.span.start_line + 1, n.span.end_line, n.symbol,
-                    n.section) for _, n in found[:limit]]
+        return navigation.symbols(self.indexer.graph(), query, limit)
 
     def definition_at(self, path: str, text: str, line: int, column: int) -> Hit | None:
         """The definition of the identifier under the cursor, through the code graph."""
-        lines = text.split("\n")
-        if not 0 <= line < len(lines):
-            return None
-        row = lines[line]
-        for m in IDENT_RE.finditer(row):
-            if m.start() <= column <= m.end() and m.group() not in KEYWORDS:
-                name = m.group()
-                break
-        else:
-            return None
-        graph = self.indexer.graph()
-        rel = self.workspace.relative(path)
-        imported = set(graph.imports_of(rel))
-        defs = graph.definitions(name)
-        if not defs:
-            return None
-        defs.sort(key=lambda cid: (graph.node(cid).path not in imported, graph.node(cid).path != rel))  # type: ignore[union-attr]
-        chunk = graph.chunk(defs[0])
-        if chunk is None:
-            return None
-        return Hit(-1, 1.0, chunk.text, chunk.kind, chunk.path, chunk.span.start_line + 1, chunk.span.end_line,
-                   chunk.symbol)
+        return navigation.definition_at(self.indexer.graph(), self.workspace.relative(path), text, line, column)
 
     # -- embeddings and chat -----------------------------------------------------------------------------
 
@@ -344,50 +309,9 @@ class Assistant:
         return self.encoder.encode_spans(texts)
 
     def chat(self, messages: list[ChatMessage], max_tokens: int = 256) -> ChatAnswer:
-        """Answer from the workspace: the definitions and lines most related to the question, each
-        cited as path:line; code at the end of the question is completed. Retrieval, not free text:
-        the model is a completion model, and every sentence is grounded in a cited snippet."""
-        question = next((m.content for m in reversed(messages) if m.role == "user"), "").strip()
-        if not question:
-            raise InvalidRequest("chat needs a user message")
-        hits: dict[int, Hit] = {}
-        names = [t for t in IDENT_RE.findall(question) if t not in KEYWORDS and len(t) > 2]
-        for name in dict.fromkeys(names):
-            for h in self.symbols(name, limit=2):
-                hits.setdefault(hash((h.path, h.start_line)), h)
-        for h in self.search(question, k=5, kinds=["function", "class", "method", "interface", "type_alias",
-                                                 "enum", "constant", "namespace", "arrow_function"]):
-            hits.setdefault(hash((h.path, h.start_line)), h)
-        parts, citations = [], []
-        budget = max_tokens * 4
-        code = _trailing_code(question)
-        if code is not None:
-            result = self.complete(CompletionRequest.from_prefix(code, use_gate=False))
-            if result.items:
-                item = result.items[0]
-                parts.append(f"Completion ({item.confidence:.0%}, from {item.source}):\n```ts\n{code.rsplit(chr(10), 1)[-1]}"
-                             f"{item.text}\n```")
-                if item.source != "generated":
-                    citations.append(item.source)
-        for h in list(hits.values())[:5]:
-            where = f"{h.path}:{h.start_line}"
-            snippet = self._snippet(h)
-            block = f"{h.symbol or h.kind} — {where}\n```ts\n{snippet}\n```"
-            if sum(len(p) for p in parts) + len(block) > budget and parts:
-                break
-            parts.append(block)
-            citations.append(where)
-        if not parts:
-            return ChatAnswer("I found nothing in this workspace related to that question.", ())
-        return ChatAnswer("From this workspace:\n\n" + "\n\n".join(parts), tuple(citations))
-
-    def _snippet(self, hit: Hit) -> str:
-        lines = hit.text.split("\n")
-        if hit.kind != "line" and hit.path and hit.start_line:
-            chunk_lines = self.indexer.catalog.lines(hit.path, hit.start_line - 1,
-                                                     hit.start_line - 1 + SNIPPET_LINES)
-            lines = chunk_lines or lines
-        return "\n".join(lines[:SNIPPET_LINES])
+        """Answer from the workspace (assistant.chat): related definitions and lines, each cited as
+        path:line; code at the end of the question is completed."""
+        return answer(self, messages, max_tokens)
 
     # -- Titans ------------------------------------------------------------------------------------------
 
@@ -465,10 +389,3 @@ def finished_lines(before: str, after: str) -> list[tuple[int, str]]:
                 if b[j].strip() and j + 1 < len(b):
                     out.append((j, b[j]))
     return out
-
-
-def _trailing_code(question: str) -> str | None:
-    m = re.search(r"```(?:ts|typescript|tsx)?\n(.*?)(?:```\s*$|$)", question, flags=re.S)
-    if not m or not m.group(1).strip():
-        return None
-    return m.group(1).rstrip("\n")
