@@ -26,6 +26,7 @@ import click
 @click.option("--no-decoding", is_flag=True, help="Ablation: retrieval only (no token-head scoring or generation).")
 @click.option("--no-latent", is_flag=True, help="Ablation: no JEPA latent similarity or bank search.")
 @click.option("--no-generation", is_flag=True, help="Ablation: no generated candidates.")
+@click.option("--no-edit", is_flag=True, help="Ablation: no copy-and-edit candidates.")
 @click.option("--no-gate", is_flag=True, help="Show every top candidate (coverage 100%).")
 @click.option("--fp32", is_flag=True, help="Run the fp32 model instead of the int8 export.")
 @click.option("--fim", is_flag=True, help="Fill-in-the-middle: the engine also reads the code after the line.")
@@ -41,7 +42,7 @@ import click
 @click.pass_context
 def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpoint: Path | None,
             compare_baselines: bool, no_hoprag: bool, no_titans: bool, no_decoding: bool, no_latent: bool,
-            no_generation: bool, no_gate: bool, fp32: bool, fim: bool, online: bool, adapt: bool,
+            no_generation: bool, no_edit: bool, no_gate: bool, fp32: bool, fim: bool, online: bool, adapt: bool,
             threshold: float | None, packages: str | None, limit: int | None, out: Path | None,
             predictions: Path | None) -> None:
     """Completion quality (EM / ES / identifier F1, gate precision and coverage, latency p50/p95)."""
@@ -62,7 +63,7 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
     from training.completion_eval.tasks import load_tasks, package_folders
 
     switches = Switches(hoprag=not no_hoprag, titans=not no_titans, decoding=not no_decoding,
-                        latent=not no_latent, generation=not (no_generation or no_decoding))
+                        latent=not no_latent, generation=not (no_generation or no_decoding), edit=not no_edit)
     settings = EvalSettings(switches, use_gate=not no_gate, fill_in_middle=fim, quantized=not fp32,
                             online_titans=online, adapt=adapt, compare_baselines=compare_baselines,
                             threshold=threshold)
@@ -91,7 +92,8 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
     table = by_package(results)
     click.echo(format_table(table, compare_baselines))
     flags = [name for name, on in (("no-hoprag", no_hoprag), ("no-titans", no_titans), ("no-decoding", no_decoding),
-                                   ("no-latent", no_latent), ("no-generation", no_generation), ("no-gate", no_gate),
+                                   ("no-latent", no_latent), ("no-generation", no_generation), ("no-edit", no_edit),
+                                   ("no-gate", no_gate),
                                    ("fp32", fp32), ("fim", fim), ("online", online), ("adapt", adapt)) if on]
     click.echo(f"\n{len(results)} tasks in {time.monotonic() - t0:.0f} s; flags: {', '.join(flags) or 'none'}; "
                "EM/ES/IDF1 use the top candidate on every task; cover/prec: share of tasks shown and share of "
