@@ -19,6 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 ACT_QMAX = 127.0
+ONEDNN_ROWS = 48
+ONEDNN_ROWS_WIDE = 16
+"""From this many rows (tokens) oneDNN's dynamic int8 kernel beats fbgemm's (measured on x86, one thread:
+(128, 256) x (256, 1024) 80 us vs 155 us; one row 26 us vs 15 us); wide outputs (the token head) cross earlier."""
 EPS = 1e-5
 
 
@@ -52,12 +56,13 @@ class BitLinear(nn.Linear):
 
 
 class Int8Linear(nn.Module):
-    """y = x @ dequant(W_int8)^T + b on fbgemm's fused dynamic int8 kernel. Inference only.
+    """y = x @ dequant(W_int8)^T + b on PyTorch's fused dynamic int8 kernels. Inference only.
 
     Weights are int8 with a per-output-channel scale (exact for BitLinear: ternary × absmean);
     activations are quantized per call to 8 bits inside the kernel, which also dequantizes in its
     output stage, so no extra pass over the output is made (the reason it beats `torch._int_mm`
-    plus separate quantize/dequantize ops by ~2× at every batch size on a CPU)."""
+    plus separate quantize/dequantize ops by ~2× at every batch size on a CPU). The weights are packed
+    twice: oneDNN's kernel serves many rows (a context), fbgemm's a few (generation, one token)."""
 
     def __init__(self, weight_int8: Tensor, weight_scale: Tensor, bias: Tensor | None) -> None:
         super().__init__()
@@ -67,6 +72,7 @@ class Int8Linear(nn.Module):
         self.register_buffer("weight_scale", weight_scale.reshape(1, out_features).float())  # (1, O)
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
         self._packed: object | None = None
+        self._packed_rows: object | None = None
 
     @classmethod
     def from_linear(cls, linear: nn.Linear) -> Int8Linear:
@@ -79,17 +85,30 @@ class Int8Linear(nn.Module):
         q = (w / scale[:, None]).round().clamp(-ACT_QMAX, ACT_QMAX).to(torch.int8)
         return cls(q, scale, linear.bias)
 
-    def _pack(self) -> object:
+    def _pack(self, engine: str) -> object:
         with warnings.catch_warnings():  # the quantized-tensor constructors warn of a future removal
             warnings.simplefilter("ignore")
             scales = self.weight_scale.reshape(-1).double()
             zero = torch.zeros(self.out_features, dtype=torch.long)
             weight = torch._make_per_channel_quantized_tensor(self.weight_t.t().contiguous(), scales, zero, 0)
-            return torch.ops.quantized.linear_prepack(weight, self.bias)
+            previous = torch.backends.quantized.engine
+            torch.backends.quantized.engine = engine  # packed weights are engine-specific; calls need not be
+            try:
+                return torch.ops.quantized.linear_prepack(weight, self.bias)
+            finally:
+                torch.backends.quantized.engine = previous
+
+    def _packs(self) -> tuple[object, object | None]:
+        if self._packed is None:
+            engines = torch.backends.quantized.supported_engines
+            small = "fbgemm" if "fbgemm" in engines else torch.backends.quantized.engine
+            self._packed = self._pack(small)
+            self._packed_rows = self._pack("onednn") if "onednn" in engines else None
+        return self._packed, self._packed_rows
 
     def _load_from_state_dict(self, *args: object, **kwargs: object) -> None:
         super()._load_from_state_dict(*args, **kwargs)  # type: ignore[arg-type]
-        self._packed = None  # weights changed: pack again on next use
+        self._packed = self._packed_rows = None  # weights changed: pack again on next use
 
     def __deepcopy__(self, memo: dict) -> Int8Linear:
         return Int8Linear(self.weight_t.t().clone(), self.weight_scale.clone(),
@@ -97,10 +116,11 @@ class Int8Linear(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
-        if self._packed is None:
-            self._packed = self._pack()
+        small, rows = self._packs()
         shape = x.shape
-        y = torch.ops.quantized.linear_dynamic(x.reshape(-1, self.in_features).float(), self._packed, False)
+        x2 = x.reshape(-1, self.in_features).float()
+        many = rows is not None and x2.shape[0] >= (ONEDNN_ROWS_WIDE if self.out_features >= 4096 else ONEDNN_ROWS)
+        y = torch.ops.quantized.linear_dynamic(x2, rows if many else small, False)
         return y.reshape(*shape[:-1], self.out_features)
 
     def reference(self, x: Tensor) -> Tensor:
