@@ -103,7 +103,7 @@ def complete(workspace: Path, file: Path, line: int, col: int, checkpoint: Path 
     from assistant.runtime import open_runtime
     from assistant.types import CompletionRequest
 
-    path = file if file.is_absolute() else (workspace / file)
+    path = (file if file.is_absolute() else workspace / file).resolve()  # the engine keys files by workspace path
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:

@@ -58,3 +58,18 @@ def test_domain_error_is_one_line_not_a_traceback(tmp_path: Path) -> None:
 def test_example_config_is_in_sync_with_the_sections() -> None:
     """shutka.example.toml is what `shutka config defaults` prints; regenerate it when this fails."""
     assert (ROOT / "shutka.example.toml").read_text(encoding="utf-8") == render_defaults()
+
+
+def test_complete_never_sees_the_rest_of_the_file(basic_workspace: Path, tiny_checkpoint: Path,
+                                                  monkeypatch) -> None:
+    """The file at the cursor is the buffer up to the cursor, not its indexed copy (relative paths too)."""
+    import json
+
+    monkeypatch.chdir(basic_workspace.parent)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["index", basic_workspace.name, "--checkpoint", str(tiny_checkpoint)]).exit_code == 0
+    result = runner.invoke(cli, ["complete", basic_workspace.name, "src/main.ts", "9", "20", "--checkpoint",
+                                 str(tiny_checkpoint), "--no-gate"])
+    assert result.exit_code == 0, result.output
+    sources = [item["source"] for item in json.loads(result.output)["items"]]
+    assert "src/main.ts:9" not in sources
