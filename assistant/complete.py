@@ -177,7 +177,7 @@ class Completer:
             try:
                 t = time.perf_counter()
                 prefix_ids, cursor_ids = self._context_ids(ctx)
-                state = self.model.run_context(prefix_ids)
+                state = self.model.run_context(prefix_ids, skip=None if self.config.block_skipping else False)
                 cursor = self.model.extend_context(state, cursor_ids)
                 complexity, skipped = state.complexity, state.skipped
                 timings["context"] = _ms(t)

@@ -355,6 +355,8 @@ class CompletionConfig(BaseModel):
     """Larger documents are answered from a window around the cursor only."""
     num_threads: int = Field(1, ge=1)
     """torch threads for inference (one is fastest on a shared 2-core machine)."""
+    block_skipping: bool = True
+    """Let the EAU skip the middle blocks on simple requests (off: every request runs every block)."""
     adapt: bool = True
     """After indexing, fine-tune the ranker on tasks made from the workspace's own code (background)."""
     adapt_seconds: float = Field(120.0, gt=0)

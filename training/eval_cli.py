@@ -29,6 +29,7 @@ import click
 @click.option("--no-edit", is_flag=True, help="Ablation: no copy-and-edit candidates.")
 @click.option("--no-gate", is_flag=True, help="Show every top candidate (coverage 100%).")
 @click.option("--fp32", is_flag=True, help="Run the fp32 model instead of the int8 export.")
+@click.option("--no-skip", is_flag=True, help="Ablation: no block skipping (every request runs every block).")
 @click.option("--fim", is_flag=True, help="Fill-in-the-middle: the engine also reads the code after the line.")
 @click.option("--online/--no-online", default=False, show_default=True,
               help="Titans learns each task's true line after predicting it (file by file).")
@@ -42,7 +43,7 @@ import click
 @click.pass_context
 def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpoint: Path | None,
             compare_baselines: bool, no_hoprag: bool, no_titans: bool, no_decoding: bool, no_latent: bool,
-            no_generation: bool, no_edit: bool, no_gate: bool, fp32: bool, fim: bool, online: bool, adapt: bool,
+            no_generation: bool, no_edit: bool, no_gate: bool, fp32: bool, no_skip: bool, fim: bool, online: bool, adapt: bool,
             threshold: float | None, packages: str | None, limit: int | None, out: Path | None,
             predictions: Path | None) -> None:
     """Completion quality (EM / ES / identifier F1, gate precision and coverage, latency p50/p95)."""
@@ -66,7 +67,7 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
                         latent=not no_latent, generation=not (no_generation or no_decoding), edit=not no_edit)
     settings = EvalSettings(switches, use_gate=not no_gate, fill_in_middle=fim, quantized=not fp32,
                             online_titans=online, adapt=adapt, compare_baselines=compare_baselines,
-                            threshold=threshold)
+                            threshold=threshold, block_skipping=not no_skip)
     ablated = [g for g, on in (("hoprag", no_hoprag), ("titans", no_titans), ("decoding", no_decoding),
                                 ("latent", no_latent)) if on]
     if len(ablated) == 1:
@@ -94,7 +95,7 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
     flags = [name for name, on in (("no-hoprag", no_hoprag), ("no-titans", no_titans), ("no-decoding", no_decoding),
                                    ("no-latent", no_latent), ("no-generation", no_generation), ("no-edit", no_edit),
                                    ("no-gate", no_gate),
-                                   ("fp32", fp32), ("fim", fim), ("online", online), ("adapt", adapt)) if on]
+                                   ("fp32", fp32), ("no-skip", no_skip), ("fim", fim), ("online", online), ("adapt", adapt)) if on]
     click.echo(f"\n{len(results)} tasks in {time.monotonic() - t0:.0f} s; flags: {', '.join(flags) or 'none'}; "
                "EM/ES/IDF1 use the top candidate on every task; cover/prec: share of tasks shown and share of "
                "shown that are exact or ES >= 0.8; latency per completion (analysis), torch threads as configured")

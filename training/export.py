@@ -29,22 +29,20 @@ CONTEXT_TOKENS = 192
 
 
 def calibration_contexts(tokenizer: TypeScriptTokenizer, folder: Path, count: int, seed: int = 0) -> list[list[int]]:
-    """`count` token windows cut at random line starts from the .ts files under `folder`."""
+    """`count` token windows ending at random line starts in the .ts files under `folder` (several per
+    file, round-robin, so a small held-out package still gives enough)."""
     files = sorted(p for p in folder.rglob("*.ts") if not p.name.endswith(".d.ts") and "node_modules" not in p.parts)
     rng = random.Random(seed)
-    rng.shuffle(files)
+    texts = [lines for p in files if len(lines := p.read_text(encoding="utf-8", errors="replace").split("\n")) >= 20]
     out: list[list[int]] = []
-    for path in files:
-        text = path.read_text(encoding="utf-8", errors="replace")
-        lines = text.split("\n")
-        if len(lines) < 20:
-            continue
-        start = rng.randrange(0, max(1, len(lines) - 10))
-        ids = tokenizer.encode("\n".join(lines[max(0, start - 60) : start + 10]))[-CONTEXT_TOKENS:]
+    for _ in range(count * 4):
+        if len(out) >= count or not texts:
+            break
+        lines = texts[len(out) % len(texts)]
+        start = rng.randrange(10, len(lines))
+        ids = tokenizer.encode("\n".join(lines[max(0, start - 60) : start]))[-CONTEXT_TOKENS:]
         if len(ids) >= 32:
             out.append(ids)
-        if len(out) >= count:
-            break
     return out
 
 

@@ -49,6 +49,7 @@ class EvalSettings:
     adapt_lines: int = 5
     compare_baselines: bool = False
     threshold: float | None = None
+    block_skipping: bool = True
     ranker: Ranker | None = None
     """Use this ranker instead of the runtime's (ablation variants)."""
 
@@ -73,7 +74,7 @@ class TaskResult:
 
 def open_package(package_dir: Path, checkpoint: Path | None, settings: EvalSettings) -> Any:
     overrides: dict[str, Any] = {"quantized": settings.quantized, "fill_in_middle": settings.fill_in_middle,
-                                 "adapt": False}
+                                 "adapt": False, "block_skipping": settings.block_skipping}
     if settings.threshold is not None:
         overrides["miras_confidence_threshold"] = settings.threshold
     return open_runtime(package_dir, checkpoint=checkpoint, sync=True, completion=overrides)
