@@ -194,3 +194,12 @@ def _export() -> click.Command:
 
 
 group.add_command(_export(), "export")
+
+
+def _default() -> click.Command:
+    from training.default_model import default_command
+
+    return default_command
+
+
+group.add_command(_default(), "default")
