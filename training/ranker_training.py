@@ -51,7 +51,7 @@ def load_examples(path: Path) -> tuple[list[RankingExample], list[str]]:
 
 
 def collect(corpus: Path, checkpoint: Path | None, packages: Iterable[str], files: int, lines: int,
-            seed: int) -> tuple[list[RankingExample], list[str]]:
+            seed: int, files_per_dir: int = 3) -> tuple[list[RankingExample], list[str]]:
     from tqdm import tqdm
 
     folders = package_folders(corpus)
@@ -61,7 +61,7 @@ def collect(corpus: Path, checkpoint: Path | None, packages: Iterable[str], file
     for pkg in packages:
         if pkg not in folders:
             raise click.ClickException(f"package {pkg} is not in {corpus}")
-        tasks = make_tasks(folders[pkg], pkg, files, lines, seed=seed)
+        tasks = make_tasks(folders[pkg], pkg, files, lines, seed=seed, max_files_per_dir=files_per_dir)
         with open_package(folders[pkg], checkpoint, settings) as runtime, \
                 tqdm(total=len(tasks), desc=pkg, unit="task", file=sys.stderr) as bar:
             before = len(examples)
@@ -114,15 +114,16 @@ def variant_path(path: Path, group: str) -> Path:
 @click.option("--exclude", default="effect", show_default=True, help="Packages left out (comma-separated).")
 @click.option("--valid", default="immer,prosemirror-state", show_default=True,
               help="Packages held out to calibrate and report.")
-@click.option("--files", default=40, show_default=True, help="Files sampled per package.")
+@click.option("--files", default=150, show_default=True, help="Files sampled per package.")
 @click.option("--lines", default=6, show_default=True, help="Lines sampled per file.")
+@click.option("--files-per-dir", default=12, show_default=True, help="Files sampled per folder at most.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--examples", "examples_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Cache of collected examples (.npz): reused when it exists.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Ranker file (default: <checkpoint stem>.ranker.safetensors beside the checkpoint).")
 def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude: str, valid: str, files: int,
-                   lines: int, seed: int, examples_path: Path | None, out: Path | None) -> None:
+                   lines: int, files_per_dir: int, seed: int, examples_path: Path | None, out: Path | None) -> None:
     """Train the completion ranker (and its ablation variants) for CHECKPOINT on tasks made from CORPUS."""
     out = out or checkpoint.with_name(checkpoint.stem + ".ranker.safetensors")
     if examples_path is not None and examples_path.exists():
@@ -132,7 +133,7 @@ def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude
         skip = {p.strip() for p in exclude.split(",") if p.strip()}
         names = [p.strip() for p in packages.split(",")] if packages else \
             [p for p in package_folders(corpus) if p not in skip]
-        examples, owners = collect(corpus, checkpoint, names, files, lines, seed)
+        examples, owners = collect(corpus, checkpoint, names, files, lines, seed, files_per_dir)
         if examples_path is not None:
             save_examples(examples_path, examples, owners)
     valid_set = {p.strip() for p in valid.split(",") if p.strip()}
