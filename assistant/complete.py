@@ -52,6 +52,8 @@ NEAR_LINES = 3
 """Lines above the cursor whose identifiers seed HopRAG."""
 BANK_HITS = 24
 EDIT_TOP = 6
+RECALL_EPISODES = 16
+"""Titans episodes (nearest past contexts) whose typed lines are matched against the options."""
 """Options (by context match) that may get a copy-and-edit twin."""
 
 
@@ -203,6 +205,7 @@ class Completer:
                     for o in options:
                         if o.latent is not None:
                             o.titans = float(o.latent @ r)
+                    self._recall(key_t, ctx, options)
                 timings["latent"] = _ms(t)
                 t = time.perf_counter()
                 if sw.generation and sw.decoding and self.decoder.should_generate(options):
@@ -291,6 +294,41 @@ class Completer:
             return final[0], key[0], None if readout is None else readout[0]
         pred = self.model.predict(h1, retrieved)[0]
         return pred, pred, None
+
+    def _recall(self, key: torch.Tensor, ctx: CursorContext, options: list[Option]) -> None:
+        """Lines the user typed in the most similar past contexts (Titans episodes): an option that
+        reproduces one carries that context's similarity as `recall`."""
+        episodic = self.model.episodic
+        if self.titans is None or len(episodic) == 0:
+            return
+        sims, idx = episodic.nearest(key, k=RECALL_EPISODES, touch=False)
+        ids = episodic.source_ids[idx].tolist()
+        texts = self.titans.texts(ids)
+        recalled: dict[str, float] = {}
+        for episode, sim in zip(ids, sims.tolist(), strict=True):
+            line = normalize(texts.get(episode, ""))
+            if line:
+                recalled[line] = max(recalled.get(line, -1.0), sim)
+        typed = ctx.cursor_prefix.strip()
+        known = {normalize(typed + o.text) for o in options}
+        fresh = []
+        for line, sim in recalled.items():  # a typed line no index holds (an unsaved buffer) joins as an option
+            if line not in known and line.startswith(normalize(typed)) and line != normalize(typed):
+                text = line[len(normalize(typed)) :] if typed else line
+                stored = StoredLine(-1, ctx.path, -1, line, [], [], {}, 0)
+                fresh.append(Option(text, normalize(text), [Candidate(stored, text, 0, 0.0)]))
+        if fresh:
+            self._attach_latents(fresh, ctx)
+            options += fresh
+        used = []
+        for o in options:
+            sim = recalled.get(normalize(typed + o.text))
+            if sim is not None:
+                o.recall = max(0.0, sim)
+                used.append(o)
+        if used:  # a recalled line helped: the episode was accessed (forget() drops the unused first)
+            hit = {normalize(typed + o.text) for o in used}
+            self.titans.touch([e for e in ids if normalize(texts.get(e, "")) in hit])
 
     def _bank_options(self, pred: np.ndarray, ctx: CursorContext, options: list[Option]) -> list[Option]:
         """Lines whose latent is closest to the prediction and that agree with what is typed."""

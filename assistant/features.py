@@ -30,7 +30,7 @@ FEATURES: tuple[str, ...] = (
     "from_imported", "from_hop_chunk",
     # model
     "latent_sim", "latent_rel", "latent_has",
-    "titans_rel", "titans_has",
+    "titans_rel", "titans_has", "titans_recall",
     "lm_mean_rel", "lm_sum_rel", "lm_scored",
     "bank_found",
     # provenance
@@ -39,7 +39,7 @@ FEATURES: tuple[str, ...] = (
 INDEX = {name: i for i, name in enumerate(FEATURES)}
 GROUPS: dict[str, tuple[str, ...]] = {
     "hoprag": ("from_imported", "from_hop_chunk", "unseen_hop_known"),
-    "titans": ("titans_rel", "titans_has"),
+    "titans": ("titans_rel", "titans_has", "titans_recall"),
     "decoding": ("lm_mean_rel", "lm_sum_rel", "lm_scored"),
     "latent": ("latent_sim", "latent_rel", "latent_has", "bank_found"),
 }
@@ -63,6 +63,8 @@ class Option:
     lm_sum: float | None = None
     lm_mean: float | None = None
     titans: float | None = None
+    recall: float = 0.0
+    """Similarity of the context in which the user typed this very line (a Titans episode), or 0."""
     from_bank: bool = False
     score: float = 0.0
     confidence: float = 0.0
@@ -76,6 +78,8 @@ class Option:
         if self.kind == "generated":
             return "generated"
         c = self.best
+        if c.line.line_no < 0:  # recalled from the Titans memory: a line the user typed, not a file line
+            return "memory"
         return f"{c.line.path}:{c.line.line_no + 1}"
 
 
@@ -158,6 +162,7 @@ def model_features(options: list[Option]) -> None:
         if o.titans is not None:
             f[INDEX["titans_rel"]] = o.titans - best_titans
             f[INDEX["titans_has"]] = 1.0
+        f[INDEX["titans_recall"]] = o.recall
         if o.lm_sum is not None and o.lm_mean is not None:
             f[INDEX["lm_mean_rel"]] = max(-10.0, o.lm_mean - best_mean)
             f[INDEX["lm_sum_rel"]] = max(-30.0, (o.lm_sum or 0.0) - best_sum) / 10.0

@@ -154,6 +154,8 @@ class TitansStore:
         if ids:
             with self._lock:
                 self._conn.executemany("UPDATE titans_episodes SET access = access + 1 WHERE id = ?", ids)
+                store = self.model.episodic
+                store.access[torch.isin(store.source_ids, torch.tensor([i for (i,) in ids]))] += 1
 
     def forget(self, n: int) -> int:
         """Drop the n least-accessed episodes (oldest first among equals)."""

@@ -203,3 +203,19 @@ def test_rebuild_repairs_a_missing_vector_file(basic_workspace: Path, tiny_check
                                                 "--rebuild", "--verify"])
     assert result.exit_code == 0, result.output
     assert f"{entries} bank entries" in result.output and "verify: OK" in result.output
+
+
+def test_titans_recalls_a_line_typed_in_a_similar_context(runtime) -> None:
+    """After the user typed a line, the same context offers it with a recall signal (and counts it)."""
+    assistant = runtime.assistant
+    assistant.completer.model.titans.surprise_threshold = 0.0
+    text = "export function area(r: number): number {\n  const scaled = Math.PI * r;\n  return scaled;\n}\n"
+    request = CompletionRequest(text, 2, 0, "src/new.ts")
+    assistant.completer.learn(request, "  return scaled;")
+    typed = text.split("\n")[:2]
+    probe = CompletionRequest("\n".join(typed) + "\n  return sc", 2, len("  return sc"), "src/other_new.ts",
+                              use_gate=False)
+    analysis = assistant.completer.analyse(probe)
+    recalled = [o for o in analysis.options if o.recall > 0]
+    assert recalled and recalled[0].key == "aled;"
+    assert assistant.titans_stats().most_accessed[0].access == 1
