@@ -243,15 +243,20 @@ def bundled_checkpoint() -> Path:
 
 
 def resolve_checkpoint(path: str | os.PathLike[str] | None = None) -> Path:
-    """An explicit path, else $SHUTKA_CHECKPOINT, else SHUTKA_HOME/models/default, else the bundled one."""
-    candidates = [Path(path)] if path else []
+    """An explicit path, else $SHUTKA_CHECKPOINT, else SHUTKA_HOME/models/default, else the bundled one.
+
+    A checkpoint named explicitly (argument or environment) that does not exist is an error, never a
+    silent fall back to another model."""
+    explicit = [(Path(path), "")] if path else []
     if os.environ.get(ENV_CHECKPOINT):
-        candidates.append(Path(os.environ[ENV_CHECKPOINT]))
-    candidates += [shutka_home() / "models" / DEFAULT_CHECKPOINT_NAME, bundled_checkpoint()]
-    for candidate in candidates:
+        explicit.append((Path(os.environ[ENV_CHECKPOINT]), f" (from ${ENV_CHECKPOINT})"))
+    if explicit:
+        chosen, origin = explicit[0]
+        if not chosen.is_file():
+            raise CheckpointCorrupt(f"{chosen}: checkpoint not found{origin}")
+        return chosen
+    for candidate in (shutka_home() / "models" / DEFAULT_CHECKPOINT_NAME, bundled_checkpoint()):
         if candidate.is_file():
             return candidate
-        if path and candidate == Path(path):
-            raise CheckpointCorrupt(f"{candidate}: checkpoint not found")
     raise CheckpointCorrupt("no checkpoint found: the bundled default model is missing from this install; "
                             "reinstall shutka or pass --checkpoint")

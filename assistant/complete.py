@@ -312,7 +312,7 @@ class Completer:
         typed = ctx.cursor_prefix.strip()
         known = {normalize(typed + o.text) for o in options}
         fresh = []
-        for line, sim in recalled.items():  # a typed line no index holds (an unsaved buffer) joins as an option
+        for line in recalled:  # a typed line no index holds (an unsaved buffer) joins as an option
             if line not in known and line.startswith(normalize(typed)) and line != normalize(typed):
                 text = line[len(normalize(typed)) :] if typed else line
                 stored = StoredLine(-1, ctx.path, -1, line, [], [], {}, 0)

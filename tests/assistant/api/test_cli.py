@@ -117,4 +117,4 @@ def test_a_missing_model_is_one_line_not_a_traceback(tmp_path: Path, env: dict[s
     result = subprocess.run([sys.executable, "-m", "assistant", "serve", "--port", "0", "--workspace", str(tmp_path)],
                             capture_output=True, text=True, env=env, timeout=START_TIMEOUT_S)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "Error: no checkpoint found" in result.stderr
+    assert "checkpoint not found (from $SHUTKA_CHECKPOINT)" in result.stderr
