@@ -1,6 +1,9 @@
 """Training the ranker that ships with a checkpoint (`shutka train ranker`).
 
-1. Tasks are made from each training package (never from the dev packages), the package is indexed
+1. Tasks are made from training packages the language model did NOT train on (its held-out
+   packages: fitted on code the model has seen, the ranker over-trusts the token head's confidence,
+   measured: 22.7 EM with vs 23.3 without those features on dev); never from the dev packages. Each
+   package is indexed
    by the real runtime, and the engine analyses every task under the bench's visibility rule with
    online Titans learning on (the user's lines are written after each task, file by file), so every
    signal, the memory's included, appears as it will at completion time.
@@ -70,10 +73,25 @@ def collect(corpus: Path, checkpoint: Path | None, packages: Iterable[str], file
     return examples, owners
 
 
-def fit_all(examples: list[RankingExample], owners: list[str], valid_packages: set[str]
+def split_examples(examples: list[RankingExample], owners: list[str], valid: str
+                   ) -> tuple[list[RankingExample], list[RankingExample]]:
+    """`valid`: comma-separated packages held out, or `fraction:F` = the last F of each package's
+    examples (tasks come file by file, so that holds out whole files)."""
+    if valid.startswith("fraction:"):
+        share = float(valid.split(":", 1)[1])
+        per: dict[str, list[int]] = {}
+        for i, p in enumerate(owners):
+            per.setdefault(p, []).append(i)
+        held = {i for idx in per.values() for i in idx[len(idx) - int(len(idx) * share):]}
+        return ([e for i, e in enumerate(examples) if i not in held], [e for i, e in enumerate(examples) if i in held])
+    names = {p.strip() for p in valid.split(",") if p.strip()}
+    return ([e for e, p in zip(examples, owners, strict=True) if p not in names],
+            [e for e, p in zip(examples, owners, strict=True) if p in names])
+
+
+def fit_all(examples: list[RankingExample], owners: list[str], valid_spec: str
             ) -> tuple[Ranker, dict[str, Ranker], dict[str, float]]:
-    train = [e for e, p in zip(examples, owners, strict=True) if p not in valid_packages]
-    valid = [e for e, p in zip(examples, owners, strict=True) if p in valid_packages]
+    train, valid = split_examples(examples, owners, valid_spec)
     main = Ranker.fit(train, valid)
     variants = {}
     for group in VARIANTS:
@@ -112,8 +130,8 @@ def variant_path(path: Path, group: str) -> Path:
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--packages", help="Comma-separated packages (default: every package of the corpus).")
 @click.option("--exclude", default="effect", show_default=True, help="Packages left out (comma-separated).")
-@click.option("--valid", default="immer,prosemirror-state", show_default=True,
-              help="Packages held out to calibrate and report.")
+@click.option("--valid", default="fraction:0.2", show_default=True,
+              help="Held out to calibrate and report: comma-separated packages, or fraction:F of each package's files.")
 @click.option("--files", default=150, show_default=True, help="Files sampled per package.")
 @click.option("--lines", default=6, show_default=True, help="Lines sampled per file.")
 @click.option("--files-per-dir", default=12, show_default=True, help="Files sampled per folder at most.")
@@ -136,8 +154,7 @@ def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude
         examples, owners = collect(corpus, checkpoint, names, files, lines, seed, files_per_dir)
         if examples_path is not None:
             save_examples(examples_path, examples, owners)
-    valid_set = {p.strip() for p in valid.split(",") if p.strip()}
-    main, variants, report = fit_all(examples, owners, valid_set)
+    main, variants, report = fit_all(examples, owners, valid)
     main.save(out)
     for group, ranker in variants.items():
         ranker.save(variant_path(out, group))
