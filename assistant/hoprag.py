@@ -3,13 +3,15 @@ graph (imports, calls, references, type uses, containment) up to `max_hops`, kee
 the neighbours most similar to the query latent.
 
 What it yields to the engine: the reached chunks (shown by `explain`), their latents (memory slots
-for the JEPA predictor), the identifiers they define (a candidate that uses an identifier the cursor
-has not seen is plausible when a reached definition provides it), and the files they live in.
+for the JEPA predictor), the names they define (a candidate that uses an identifier the cursor has
+not seen is plausible when a reached definition provides it — members and properties, not every
+identifier of their bodies, which made the signal fire for nearly anything), and their files.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.bank import MemoryBank
-from assistant.lexical import identifiers
+from assistant.lexical import KEYWORDS
 from assistant.sync_hook import SPAN_HASH_PREFIX
 from assistant.types import Hop
 from indexer.graph import SymbolGraph
@@ -117,7 +119,7 @@ class HopRetriever:
                 self._cache.move_to_end(key)
                 return hit
         chunk: Chunk | None = graph.chunk(cid)
-        names = frozenset(identifiers(chunk.text)) if chunk else frozenset()
+        names = defined_names(chunk.text) if chunk else frozenset()
         vector = None
         if chunk is not None:
             found = self.bank.find_by_hash([SPAN_HASH_PREFIX + chunk.content_hash])
@@ -128,6 +130,18 @@ class HopRetriever:
             if len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return names, vector
+
+
+MEMBER_RE = re.compile(
+    r"^\s*(?:(?:public|private|protected|readonly|static|abstract|async|get|set|declare|export|override|"
+    r"function|const|let|var|class|interface|type|enum|namespace)\s+)*\*?([A-Za-z_$][\w$]*)\s*[?!]?\s*[(:=<{]",
+    re.M)
+
+
+def defined_names(text: str) -> frozenset[str]:
+    """Names a chunk defines: its members, properties, methods, parameters' owners (what a cross-file
+    completion borrows), not every identifier its body mentions."""
+    return frozenset(m.group(1) for m in MEMBER_RE.finditer(text) if m.group(1) not in KEYWORDS)
 
 
 def _locality(graph: SymbolGraph, cid: str, path: str, imported: set[str]) -> float:
