@@ -138,10 +138,14 @@ MEMBER_RE = re.compile(
     re.M)
 
 
+PARAMETER_PROPERTY_RE = re.compile(r"\b(?:public|private|protected|readonly)\s+(?:readonly\s+)?([A-Za-z_$][\w$]*)\s*\??:")
+
+
 def defined_names(text: str) -> frozenset[str]:
-    """Names a chunk defines: its members, properties, methods, parameters' owners (what a cross-file
-    completion borrows), not every identifier its body mentions."""
-    return frozenset(m.group(1) for m in MEMBER_RE.finditer(text) if m.group(1) not in KEYWORDS)
+    """Names a chunk defines: its members, properties (constructor parameter properties too), methods
+    (what a cross-file completion borrows), not every identifier its body mentions."""
+    names = {m.group(1) for m in MEMBER_RE.finditer(text)} | {m.group(1) for m in PARAMETER_PROPERTY_RE.finditer(text)}
+    return frozenset(n for n in names if n not in KEYWORDS and n != "constructor")
 
 
 def _locality(graph: SymbolGraph, cid: str, path: str, imported: set[str]) -> float:
