@@ -187,6 +187,22 @@ def _walk(root: Path, extensions: tuple[str, ...]) -> Iterator[Path]:
                 yield Path(folder) / name
 
 
+def _read_document(path: Path, package: str, inner: str, where: str, config: DataConfig,
+                   counts: SkipCounts) -> Document | None:
+    """One file as a Document, or None with the reason counted (unreadable, undecodable, ...)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        counts.add("unreadable", f"{where} ({exc.strerror})")
+        return None
+    text = decode_bytes(data)
+    reason = "undecodable" if text is None else check_text(text, config)
+    if reason:
+        counts.add(reason, where)
+        return None
+    return Document(package, inner, text)  # type: ignore[arg-type]
+
+
 def read_folder(spec: SourceSpec, config: DataConfig, counts: SkipCounts) -> Iterator[Document]:
     """Files under the folder; package = first sub-folder (the folder's own name for files at its top)."""
     root = Path(spec.location).expanduser()
@@ -201,16 +217,12 @@ def read_folder(spec: SourceSpec, config: DataConfig, counts: SkipCounts) -> Ite
             if size > config.max_file_bytes:
                 counts.add("too_long", where)
                 continue
-            data = path.read_bytes()
         except OSError as exc:
             counts.add("unreadable", f"{where} ({exc.strerror})")
             continue
-        text = decode_bytes(data)
-        reason = "undecodable" if text is None else check_text(text, config)
-        if reason:
-            counts.add(reason, where)
-            continue
-        yield Document(package, inner, text)  # type: ignore[arg-type]
+        doc = _read_document(path, package, inner, where, config, counts)
+        if doc is not None:
+            yield doc
 
 
 def read_workspace(spec: SourceSpec, config: DataConfig, counts: SkipCounts) -> Iterator[Document]:
@@ -252,17 +264,9 @@ def read_workspace(spec: SourceSpec, config: DataConfig, counts: SkipCounts) -> 
             counts.add("too_long", f"{ws.root}:{skip.path}")
     for info in found.files:
         where = f"{ws.root}:{info.path}"
-        try:
-            data = (ws.root / info.path).read_bytes()
-        except OSError as exc:
-            counts.add("unreadable", f"{where} ({exc.strerror})")
-            continue
-        text = decode_bytes(data)
-        reason = "undecodable" if text is None else check_text(text, config)
-        if reason:
-            counts.add(reason, where)
-            continue
-        yield Document(package, info.path, text)  # type: ignore[arg-type]
+        doc = _read_document(ws.root / info.path, package, info.path, where, config, counts)
+        if doc is not None:
+            yield doc
 
 
 # -- tables and the hub --------------------------------------------------------------------------------
