@@ -6,7 +6,8 @@
    resumable: run the same command again after an interruption)
 2. export: int8 weights (embeddings as int8 rows), the EAU skip threshold calibrated so 30% of
    requests skip the middle blocks -> assistant/default_model/shutka-small.safetensors
-3. the completion ranker and its ablation variants, trained on tasks made from the train corpus
+3. the completion ranker and its ablation variants, trained on tasks made from the train corpus's
+   files that phase 1 did not train on (`--unseen-by default_cpu`)
 """
 
 from __future__ import annotations
@@ -45,5 +46,5 @@ def default_command(corpus: Path, calibrate_on: Path, workdir: Path, out: Path |
                 str(workdir), *resume)
     _shutka("train", "export", "--checkpoint", str(workdir / "best_model.pt"), "--out", str(out),
             "--calibrate-on", str(calibrate_on), "--skip-rate", "0.3", "--contexts", "300")
-    _shutka("train", "ranker", "--corpus", str(corpus), "--checkpoint", str(out),
+    _shutka("train", "ranker", "--corpus", str(corpus), "--checkpoint", str(out), "--unseen-by", "default_cpu",
             "--examples", str(workdir / "ranker_examples.npz"))

@@ -1,9 +1,10 @@
 """Training the ranker that ships with a checkpoint (`shutka train ranker`).
 
-1. Tasks are made from training packages the language model did NOT train on (its held-out
-   packages: fitted on code the model has seen, the ranker over-trusts the token head's confidence,
-   measured: 22.7 EM with vs 23.3 without those features on dev); never from the dev packages. Each
-   package is indexed
+1. Tasks are made from training files the language model did NOT train on (`--unseen-by` the run's
+   config: its held-out packages and files and those its per-package cap left out; fitted on code the
+   model has seen, the ranker over-trusts the token head's confidence, measured: 22.7 EM with vs 23.3
+   without those features on dev); never from the dev packages. The files the model saw stay in the
+   index as context, as a user's workspace would hold them. Each package is indexed
    by the real runtime, and the engine analyses every task under the bench's visibility rule with
    online Titans learning on (the user's lines are written after each task, file by file), so every
    signal, the memory's included, appears as it will at completion time.
@@ -53,8 +54,21 @@ def load_examples(path: Path) -> tuple[list[RankingExample], list[str]]:
     return out, [str(p) for p in data["packages"]]
 
 
+def files_seen_by(config: str, corpus: Path) -> dict[str, frozenset[str]]:
+    """Per package folder name: the files of `corpus` that phase 1 with `config` trains on."""
+    from training.config import load_settings
+    from training.data.corpus import load_corpus
+
+    settings = load_settings(config, {"data": {"sources": [str(corpus)]}})
+    seen: dict[str, set[str]] = {}
+    for doc in load_corpus(settings.data, "phase1").train:
+        seen.setdefault(doc.package, set()).add(doc.path)
+    return {pkg: frozenset(paths) for pkg, paths in seen.items()}
+
+
 def collect(corpus: Path, checkpoint: Path | None, packages: Iterable[str], files: int, lines: int,
-            seed: int, files_per_dir: int = 3) -> tuple[list[RankingExample], list[str]]:
+            seed: int, files_per_dir: int = 3, seen: dict[str, frozenset[str]] | None = None
+            ) -> tuple[list[RankingExample], list[str]]:
     from tqdm import tqdm
 
     folders = package_folders(corpus)
@@ -64,7 +78,12 @@ def collect(corpus: Path, checkpoint: Path | None, packages: Iterable[str], file
     for pkg in packages:
         if pkg not in folders:
             raise click.ClickException(f"package {pkg} is not in {corpus}")
-        tasks = make_tasks(folders[pkg], pkg, files, lines, seed=seed, max_files_per_dir=files_per_dir)
+        exclude = (seen or {}).get(folders[pkg].name, frozenset())
+        tasks = make_tasks(folders[pkg], pkg, files, lines, seed=seed, max_files_per_dir=files_per_dir,
+                           exclude=exclude)
+        if not tasks:
+            log.info("%s: no file left to make tasks from (the model trained on all of them)", pkg)
+            continue
         with open_package(folders[pkg], checkpoint, settings) as runtime, \
                 tqdm(total=len(tasks), desc=pkg, unit="task", file=sys.stderr) as bar:
             before = len(examples)
@@ -129,7 +148,10 @@ def variant_path(path: Path, group: str) -> Path:
               help="Training corpus (one folder per package): never the dev packages.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--packages", help="Comma-separated packages (default: every package of the corpus).")
-@click.option("--exclude", default="effect", show_default=True, help="Packages left out (comma-separated).")
+@click.option("--exclude", default="", help="Packages left out (comma-separated).")
+@click.option("--unseen-by", "unseen_by", metavar="CONFIG",
+              help="The checkpoint's phase-1 config (TOML or preset): tasks only from files that run did not "
+                   "train on.")
 @click.option("--valid", default="fraction:0.2", show_default=True,
               help="Held out to calibrate and report: comma-separated packages, or fraction:F of each package's files.")
 @click.option("--files", default=150, show_default=True, help="Files sampled per package.")
@@ -140,8 +162,9 @@ def variant_path(path: Path, group: str) -> Path:
               help="Cache of collected examples (.npz): reused when it exists.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Ranker file (default: <checkpoint stem>.ranker.safetensors beside the checkpoint).")
-def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude: str, valid: str, files: int,
-                   lines: int, files_per_dir: int, seed: int, examples_path: Path | None, out: Path | None) -> None:
+def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude: str, unseen_by: str | None,
+                   valid: str, files: int, lines: int, files_per_dir: int, seed: int, examples_path: Path | None,
+                   out: Path | None) -> None:
     """Train the completion ranker (and its ablation variants) for CHECKPOINT on tasks made from CORPUS."""
     out = out or checkpoint.with_name(checkpoint.stem + ".ranker.safetensors")
     if examples_path is not None and examples_path.exists():
@@ -151,7 +174,8 @@ def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude
         skip = {p.strip() for p in exclude.split(",") if p.strip()}
         names = [p.strip() for p in packages.split(",")] if packages else \
             [p for p in package_folders(corpus) if p not in skip]
-        examples, owners = collect(corpus, checkpoint, names, files, lines, seed, files_per_dir)
+        seen = files_seen_by(unseen_by, corpus) if unseen_by else None
+        examples, owners = collect(corpus, checkpoint, names, files, lines, seed, files_per_dir, seen)
         if examples_path is not None:
             save_examples(examples_path, examples, owners)
     main, variants, report = fit_all(examples, owners, valid)

@@ -13,7 +13,7 @@ from training.completion_eval.baselines import predict_a, predict_b
 from training.completion_eval.make_tasks import make_tasks
 from training.completion_eval.scoring import identifier_f1, score
 from training.eval_cli import command as eval_command
-from training.ranker_training import ranker_command, variant_path
+from training.ranker_training import files_seen_by, ranker_command, variant_path
 
 
 def _service(i: int, name: str) -> str:
@@ -122,8 +122,10 @@ def test_eval_rejects_unknown_packages(corpus: Path, tasks_file: Path, tiny_chec
 def test_ranker_training_writes_main_and_variants(corpus: Path, tiny_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "tiny.ranker.safetensors"
     cache = tmp_path / "examples.npz"
+    run_config = tmp_path / "run.toml"  # the model "trained" on half the files: tasks come from the rest
+    run_config.write_text("[data]\nval_file_fraction = 0.5\n")
     args = ["--corpus", str(corpus), "--checkpoint", str(tiny_checkpoint), "--valid", "@t/beta", "--files", "4",
-            "--lines", "3", "--exclude", "", "--examples", str(cache), "--out", str(out)]
+            "--lines", "3", "--unseen-by", str(run_config), "--examples", str(cache), "--out", str(out)]
     result = CliRunner().invoke(ranker_command, args)
     assert result.exit_code == 0, result.output
     assert Ranker.load(out).trained
@@ -131,3 +133,14 @@ def test_ranker_training_writes_main_and_variants(corpus: Path, tiny_checkpoint:
         assert Ranker.load(variant_path(out, group)).trained
     again = CliRunner().invoke(ranker_command, args)  # cached examples are reused
     assert again.exit_code == 0 and "loaded" in again.output
+
+
+def test_unseen_by_leaves_out_exactly_the_files_phase1_trains_on(corpus: Path, tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text('[data]\nval_packages = ["beta"]\nval_file_fraction = 0.3\nmax_lines_per_package = 120\n')
+    seen = files_seen_by(str(config), corpus)
+    assert "beta" not in seen  # held out whole
+    alpha = seen["alpha"]
+    assert 0 < len(alpha) < 15  # some files held out by the file split, some beyond the line cap
+    tasks = make_tasks(corpus / "alpha", "@t/alpha", files_per_package=20, lines_per_file=2, exclude=alpha)
+    assert tasks and not {t.file for t in tasks} & alpha
