@@ -30,7 +30,7 @@ from assistant.bank import MemoryBank
 from assistant.config import CompletionConfig
 from assistant.context import ContextBuilder, CursorContext
 from assistant.decoding import CURSOR_TOKENS, OptionDecoder
-from assistant.edit import edit_candidate
+from assistant.edit import analogy_rename, edit_candidate, file_analogy
 from assistant.encoding import LatentEncoder
 from assistant.features import Option, ablate, group_options, lexical_features, model_features, task_features
 from assistant.hoprag import HopResult, HopRetriever
@@ -169,6 +169,7 @@ class Completer:
         options = group_options(cands, self.config.max_candidates)
         if sw.edit:
             options += self._edits(ctx, options)
+            options += self._analogy_edits(ctx, options, graph=sw.hoprag)
         timings["lexical"] = _ms(t)
 
         hop = HopResult()
@@ -252,6 +253,28 @@ class Completer:
             if key and key not in known:
                 known.add(key)
                 out.append(Option(text, key, [Candidate(src.line, text, src.level, src.bm25)], kind="copy_edit"))
+        return out
+
+    def _analogy_edits(self, ctx: CursorContext, options: list[Option], graph: bool) -> list[Option]:
+        """Lines of sibling files (names one word apart) with that word renamed, when every name the
+        rename makes is visible here or (HopRAG on) defined in another file of the code graph."""
+        known = {o.key for o in options}
+        out: list[Option] = []
+        for opt in list(options):
+            if opt.kind != "copy":
+                continue
+            src = opt.best
+            word = file_analogy(src.line.path, ctx.path)
+            if word is None:
+                continue
+            text, made = analogy_rename(opt.text, word)
+            key = normalize(text)
+            if not made or key in known:
+                continue
+            if all(n in ctx.scope or (graph and self.hops.defined_elsewhere(n, ctx.path)) for n in made):
+                known.add(key)
+                out.append(Option(text, key, [Candidate(src.line, text, src.level, src.bm25)], kind="copy_edit",
+                                  analogy=True))
         return out
 
     def _previous_line(self, line: StoredLine, ctx: CursorContext) -> StoredLine | None:

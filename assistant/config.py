@@ -327,7 +327,7 @@ class CompletionConfig(BaseModel):
 
     model_config = _FROZEN
 
-    miras_confidence_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    miras_confidence_threshold: float = Field(0.4, ge=0.0, le=1.0)
     """Completions below this calibrated confidence are not shown (silence beats a wrong line)."""
     use_gate: bool = True
     """Apply the confidence gate (off: always show the best candidate)."""

@@ -6,6 +6,12 @@ typed part and the candidate's own start) have the same token structure and diff
 identifiers, the differences are a renaming; applied to the candidate's continuation (whole names, and
 name stems at camelCase boundaries: `user` -> `order` turns `userCount` into `orderCount`), it gives a
 line that was never written anywhere — the way past the exact-copy ceiling.
+
+Sibling files repeat each other the same way: `radioCard.tsx` and `switchCard.tsx` differ by one word
+of their names, and so do their lines (`Classes.RADIO_CONTROL_CARD` there, `Classes.SWITCH_CONTROL_CARD`
+here). `file_analogy` finds that word pair and `analogy_rename` applies it in its three spellings; the
+engine keeps such an edit only when every name it makes is known (visible at the cursor, or defined in
+another file according to the code graph), so it never invents a name.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import re
 from assistant.lexical import IDENT_RE, KEYWORDS, StoredLine, tokens
 
 MIN_STEM = 3
+NAME_PART_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+FILE_ROLE_RE = re.compile(r"\.(test|spec|stories|d)$")
 
 
 def identifier_map(src: list[str], dst: list[str]) -> dict[str, str]:
@@ -105,3 +113,42 @@ def edit_candidate(source: StoredLine, previous: StoredLine | None, continuation
         return None
     edited = rename(continuation, mapping, stems(mapping))
     return (edited, mapping) if edited != continuation else None
+
+
+def file_analogy(source_path: str, target_path: str) -> tuple[str, str] | None:
+    """The one word (lower case) in which two file names differ, as (source's, target's), or None.
+
+    `src/radioCard.tsx`, `src/switchCard.tsx` -> ("radio", "switch"); names with another number of
+    words, or differing in more than one, give None."""
+    a, b = _name_parts(source_path), _name_parts(target_path)
+    if len(a) != len(b) or a == b:
+        return None
+    diff = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+    if len(diff) != 1 or len(diff[0][0]) < MIN_STEM - 1 or len(diff[0][1]) < MIN_STEM - 1:
+        return None
+    return diff[0]
+
+
+def _name_parts(path: str) -> list[str]:
+    stem = FILE_ROLE_RE.sub("", path.rsplit("/", 1)[-1].split(".", 1)[0])
+    return [p.lower() for p in NAME_PART_RE.findall(stem)]
+
+
+def analogy_rename(text: str, word: tuple[str, str]) -> tuple[str, list[str]]:
+    """`text` with the word renamed inside identifiers, in lower, Capitalised and UPPER spelling
+    (`radio` -> `switch`: radioRef, RadioCard, RADIO_CARD) -> (new text, the names it made)."""
+    a, b = word
+    spellings = ((a, b), (a.capitalize(), b.capitalize()), (a.upper(), b.upper()))
+    made: list[str] = []
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group()
+        for old, new in spellings:
+            k = name.find(old)
+            if k >= 0 and _boundary(name, k) and _boundary(name, k + len(old)):
+                renamed = name[:k] + new + name[k + len(old):]
+                made.append(renamed)
+                return renamed
+        return name
+
+    return IDENT_RE.sub(one, text), made

@@ -34,7 +34,7 @@ FEATURES: tuple[str, ...] = (
     "lm_mean_rel", "lm_sum_rel", "lm_scored",
     "bank_found",
     # provenance
-    "edited", "generated",
+    "edited", "generated", "analogy_edit",
 )
 INDEX = {name: i for i, name in enumerate(FEATURES)}
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -66,6 +66,8 @@ class Option:
     recall: float = 0.0
     """Similarity of the context in which the user typed this very line (a Titans episode), or 0."""
     from_bank: bool = False
+    analogy: bool = False
+    """Made by renaming the word in which its source file's name and the cursor's differ."""
     score: float = 0.0
     confidence: float = 0.0
 
@@ -143,6 +145,7 @@ def lexical_features(options: list[Option], path: str, line_no: int, scope: froz
         f[INDEX["from_hop_chunk"]] = float(any(c.line.path in hop_files for c in o.sources))
         f[INDEX["edited"]] = float(o.kind == "copy_edit")
         f[INDEX["generated"]] = float(o.kind == "generated")
+        f[INDEX["analogy_edit"]] = float(o.analogy)
 
 
 def model_features(options: list[Option]) -> None:

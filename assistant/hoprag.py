@@ -101,6 +101,13 @@ class HopRetriever:
         return HopResult(hops, frozenset(known), frozenset(files),
                          np.stack(latents) if latents else None)
 
+    def defined_elsewhere(self, name: str, path: str) -> bool:
+        """Whether the code graph has a definition of `name` outside `path`."""
+        graph = self._graph()
+        if graph is None:
+            return False
+        return any((node := graph.node(cid)) is not None and node.path != path for cid in graph.definitions(name))
+
     def _similarity(self, graph: SymbolGraph, cid: str, query: np.ndarray | None) -> float:
         if query is None:
             return 0.0

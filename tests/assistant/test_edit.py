@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.edit import edit_candidate, identifier_map, rename, stems
+from assistant.edit import analogy_rename, edit_candidate, file_analogy, identifier_map, rename, stems
 from assistant.lexical import split_file
 
 
@@ -34,3 +34,17 @@ def test_edit_from_the_previous_line() -> None:
 def test_nothing_to_edit() -> None:
     src = split_file("a.ts", "return x;\n").lines[0]
     assert edit_candidate(src, None, " x;", None, "return") is None
+
+
+def test_file_analogy_is_the_one_word_two_file_names_differ_in() -> None:
+    assert file_analogy("src/cards/radioCard.tsx", "src/cards/switchCard.tsx") == ("radio", "switch")
+    assert file_analogy("src/userService.ts", "lib/orderService.spec.ts") == ("user", "order")
+    assert file_analogy("src/a.ts", "src/b.ts") is None  # too short to be a word of a name
+    assert file_analogy("src/userService.ts", "src/orderRepository.ts") is None  # two words differ
+    assert file_analogy("src/user.ts", "src/user.test.ts") is None  # the same name
+
+
+def test_analogy_rename_in_every_spelling_at_word_boundaries() -> None:
+    text, made = analogy_rename("(Classes.RADIO_CARD, radioRef, <RadioCard/>, paradio)", ("radio", "switch"))
+    assert text == "(Classes.SWITCH_CARD, switchRef, <SwitchCard/>, paradio)"
+    assert made == ["SWITCH_CARD", "switchRef", "SwitchCard"]

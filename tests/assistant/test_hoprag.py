@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from assistant.complete import Switches
 from assistant.hoprag import defined_names
+from assistant.types import CompletionRequest
 
 
 def test_defined_names_are_members_not_every_mention() -> None:
@@ -18,3 +22,31 @@ def test_hops_reach_definitions_in_imported_files(runtime) -> None:
     assert "src/lib/format.ts" in paths
     assert {"Formatter", "format", "precision"} <= result.known
     assert all(h.path != "src/other.ts" for h in result.hops)
+
+
+SIBLINGS = {
+    "src/classes.ts": "export const RADIO_CARD = 'card-radio';\nexport const SWITCH_CARD = 'card-switch';\n",
+    "src/radioCard.ts": ("import * as Classes from './classes';\n\nexport function radioCard(props: Props) {\n"
+                         "  const className = join(props.className, Classes.RADIO_CARD);\n  return className;\n}\n"),
+    "src/switchCard.ts": "import * as Classes from './classes';\n\nexport function switchCard(props: Props) {\n",
+}
+
+
+def test_sibling_file_analogy_edit_needs_the_graph_for_a_name_not_seen_here(tmp_path: Path,
+                                                                            tiny_checkpoint: Path) -> None:
+    from assistant.runtime import open_runtime
+
+    for rel, text in SIBLINGS.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    typed = "  const className = join"
+    text = SIBLINGS["src/switchCard.ts"] + typed
+    request = CompletionRequest(text, 3, len(typed), "src/switchCard.ts")
+    wanted = "(props.className, Classes.SWITCH_CARD);"
+    with open_runtime(tmp_path, checkpoint=tiny_checkpoint, sync=True) as rt:
+        completer = rt.assistant.completer
+        with_graph = completer.analyse(request, Switches())
+        without = completer.analyse(request, Switches(hoprag=False))
+    edits = [o for o in with_graph.options if o.analogy]
+    assert [o.text for o in edits] == [wanted]  # SWITCH_CARD is defined in classes.ts, per the graph
+    assert not any(o.analogy for o in without.options)  # and seen nowhere near the cursor
