@@ -67,3 +67,17 @@ def test_odd_requests_are_bounded(runtime) -> None:
         result = assistant.complete(request)
         assert (time.perf_counter() - t0) < 5.0
         assert isinstance(result.items, tuple)
+
+
+def test_a_renamed_method_is_offered_by_its_new_name_only(runtime, basic_workspace: Path) -> None:
+    assistant = runtime.assistant
+    text = "import { Circle } from './shapes';\nexport function size(c: Circle): number {\n  return c.|\n}\n"
+    before = assistant.complete(_request(text, "src/size.ts", gate=False))
+    assert any("area()" in item.text for item in before.items), [i.text for i in before.items]
+    for rel in ("src/shapes.ts", "src/main.ts"):  # a rename refactoring: the definition and its uses
+        path = basic_workspace / rel
+        path.write_text(path.read_text().replace("area()", "surface()"))
+    assistant.sync(["src/shapes.ts", "src/main.ts"])
+    after = assistant.complete(_request(text, "src/size.ts", gate=False))
+    assert any("surface()" in item.text for item in after.items), [i.text for i in after.items]
+    assert not any("area" in item.text for item in after.items)
