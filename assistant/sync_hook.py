@@ -133,20 +133,15 @@ class BankSyncHook:
         known = self.bank.find_by_hash(hashes) if hashes and len(self.bank) else {}
         reuse_ids = sorted(set(known.values()))
         reused = dict(zip(reuse_ids, self.bank.vectors(reuse_ids), strict=True)) if reuse_ids else {}
-        todo_lines: dict[str, str] = {}
-        todo_spans: dict[str, str] = {}
+        todo: dict[str, list[int]] = {}  # lines and spans in one encoder pass (a save brings one of each)
         for _, texts, metas, is_line in per_file:
             for text, meta, line in zip(texts, metas, is_line, strict=True):
                 h = meta.content_hash or ""
-                if h not in known:
-                    (todo_lines if line else todo_spans)[h] = text
+                if h not in known and h not in todo:
+                    todo[h] = self.encoder.line_ids(text) if line else self.encoder.span_ids(text)
         fresh: dict[str, np.ndarray] = {}
-        if todo_lines:
-            fresh.update(zip(todo_lines, self.encoder.encode_lines(list(todo_lines.values()), self.progress),
-                             strict=True))
-        if todo_spans:
-            fresh.update(zip(todo_spans, self.encoder.encode_spans(list(todo_spans.values()), self.progress),
-                             strict=True))
+        if todo:
+            fresh.update(zip(todo, self.encoder.encode_ids(list(todo.values()), self.progress), strict=True))
         for p, texts, metas, _ in per_file:
             vectors = np.zeros((len(texts), self.encoder.dim), dtype=np.float32)
             for i, meta in enumerate(metas):
