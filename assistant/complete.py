@@ -108,7 +108,7 @@ class Completer:
         self.switches = Switches(hoprag=config.use_hoprag, titans=config.use_titans and model.titans is not None,
                                  decoding=config.use_decoding)
         self._model_lock = threading.RLock()
-        self._window = model.config.max_seq_len - CURSOR_TOKENS
+        self._window = min(config.context_tokens, model.config.max_seq_len - CURSOR_TOKENS)
 
     # -- public --------------------------------------------------------------------------------------
 

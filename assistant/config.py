@@ -308,9 +308,9 @@ class BankConfig(BaseModel):
 
     model_config = _FROZEN
 
-    index_type: Literal["flat", "ivf"] = "flat"
-    """Flat (exact) up to `ivf_min_vectors`, then IVF when `ivf` is chosen."""
-    ivf_min_vectors: int = Field(200_000, ge=1_000)
+    index_type: Literal["flat", "ivf"] = "ivf"
+    """Flat (exact) up to `ivf_min_vectors`, then IVF when `ivf` is chosen (`flat`: always exact)."""
+    ivf_min_vectors: int = Field(100_000, ge=1_000)
     """An `ivf` bank stays flat until it holds this many vectors."""
     nprobe: int = Field(16, ge=1)
     """IVF lists searched per query."""
@@ -353,9 +353,12 @@ class CompletionConfig(BaseModel):
     """Lines before the cursor that form the retrieval query."""
     max_document_bytes: int = Field(2_000_000, ge=1_000)
     """Larger documents are answered from a window around the cursor only."""
-    num_threads: int = Field(2, ge=1)
-    """torch threads per completion (two: p50 59 -> 52 ms on a 2-core machine otherwise idle; one when
-    other work keeps the cores busy)."""
+    context_tokens: int = Field(160, ge=16)
+    """Tokens before the cursor's line the model reads (at most the model's window less room for the
+    line and a candidate): the largest share of a completion's time."""
+    num_threads: int = Field(1, ge=1)
+    """torch threads per completion. On 2 cores one is fastest once anything else runs (the editor,
+    the LSP client: p50 through LSP 54 ms with one, 87 ms with two); with more cores, try two."""
     block_skipping: bool = True
     """Let the EAU skip the middle blocks on simple requests (off: every request runs every block)."""
     adapt: bool = True
