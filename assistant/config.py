@@ -353,7 +353,7 @@ class CompletionConfig(BaseModel):
     """Lines before the cursor that form the retrieval query."""
     max_document_bytes: int = Field(2_000_000, ge=1_000)
     """Larger documents are answered from a window around the cursor only."""
-    context_tokens: int = Field(160, ge=16)
+    context_tokens: int = Field(128, ge=16)
     """Tokens before the cursor's line the model reads (at most the model's window less room for the
     line and a candidate): the largest share of a completion's time."""
     num_threads: int = Field(1, ge=1)
