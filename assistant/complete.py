@@ -260,7 +260,7 @@ class Completer:
         rename makes is visible here or (HopRAG on) defined in another file of the code graph."""
         known = {o.key for o in options}
         out: list[Option] = []
-        for opt in list(options):
+        for opt in options:
             if opt.kind != "copy":
                 continue
             src = opt.best
@@ -271,7 +271,8 @@ class Completer:
             key = normalize(text)
             if not made or key in known:
                 continue
-            if all(n in ctx.scope or (graph and self.hops.defined_elsewhere(n, ctx.path)) for n in made):
+            unseen = [n for n in made if n not in ctx.scope]
+            if not unseen or (graph and self.hops.defined_elsewhere(unseen, ctx.path)):
                 known.add(key)
                 out.append(Option(text, key, [Candidate(src.line, text, src.level, src.bm25)], kind="copy_edit",
                                   analogy=True))

@@ -62,7 +62,7 @@ class HopRetriever:
         for name in near[-MAX_NAMES:]:
             # the current file comes from the editor's buffer; its indexed copy may be stale (or, in
             # evaluation, hold the very line being completed)
-            defs = [cid for cid in graph.definitions(name) if graph.node(cid).path != path]  # type: ignore[union-attr]
+            defs = _definitions_outside(graph, name, path)
             ranked = sorted(defs, key=lambda cid: -_locality(graph, cid, path, imported))[:SEEDS_PER_NAME]
             for cid in ranked:
                 seeds[cid] = max(seeds.get(cid, 0.0), _locality(graph, cid, path, imported))
@@ -101,12 +101,10 @@ class HopRetriever:
         return HopResult(hops, frozenset(known), frozenset(files),
                          np.stack(latents) if latents else None)
 
-    def defined_elsewhere(self, name: str, path: str) -> bool:
-        """Whether the code graph has a definition of `name` outside `path`."""
+    def defined_elsewhere(self, names: list[str], path: str) -> bool:
+        """Whether the code graph defines every one of `names` outside `path` (one graph refresh)."""
         graph = self._graph()
-        if graph is None:
-            return False
-        return any((node := graph.node(cid)) is not None and node.path != path for cid in graph.definitions(name))
+        return graph is not None and all(_definitions_outside(graph, name, path) for name in names)
 
     def _similarity(self, graph: SymbolGraph, cid: str, query: np.ndarray | None) -> float:
         if query is None:
@@ -153,6 +151,11 @@ def defined_names(text: str) -> frozenset[str]:
     (what a cross-file completion borrows), not every identifier its body mentions."""
     names = {m.group(1) for m in MEMBER_RE.finditer(text)} | {m.group(1) for m in PARAMETER_PROPERTY_RE.finditer(text)}
     return frozenset(n for n in names if n not in KEYWORDS and n != "constructor")
+
+
+def _definitions_outside(graph: SymbolGraph, name: str, path: str) -> list[str]:
+    """Chunk ids defining `name` in files other than `path`."""
+    return [cid for cid in graph.definitions(name) if (node := graph.node(cid)) is not None and node.path != path]
 
 
 def _locality(graph: SymbolGraph, cid: str, path: str, imported: set[str]) -> float:

@@ -167,7 +167,7 @@ def format_index_report(r: IndexBenchReport) -> str:
                 f"  {f['lines_per_s']:.0f} lines/s, {f['chunks_per_s']:.0f} chunks/s, {f['entries_per_s']:.0f} entries/s"]
     s = r.save_to_commit
     out += ["", f"save -> bank commit ({s['synced']:.0f}/{s['saves']:.0f} saves of {s['file']}, watcher debounce "
-                f"{s['debounce_ms']:.0f} ms included; timed after {s.get('settle_s', 0):.0f} s of background work)",
+                f"{s['debounce_ms']:.0f} ms included; timed after {s['settle_s']:.0f} s of background work)",
             f"  p50 {s['p50_ms']:.1f} ms, p95 {s['p95_ms']:.1f} ms, max {s['max_ms']:.1f} ms"]
     m = r.folder_move
     out += ["", f"folder of {m['files']:.0f} files moved: {m['move_encoded']:.0f} entries encoded, "
