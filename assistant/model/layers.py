@@ -42,7 +42,7 @@ class Rotary(nn.Module):
     def table(self, length: int, device: torch.device) -> Tensor:
         if self._cis is None or self._cis.shape[0] < length or self._cis.device != device:
             t = torch.arange(max(length, 512), device=device, dtype=torch.float32)
-            self._cis = torch.polar(torch.ones(()), torch.outer(t, self.inv_freq.to(device)))  # (L, E/2)
+            self._cis = torch.polar(torch.ones((), device=device), torch.outer(t, self.inv_freq.to(device)))  # (L, E/2)
         return self._cis
 
     def forward(self, x: Tensor, start: int) -> Tensor:
