@@ -30,7 +30,7 @@ from assistant.bank import MemoryBank
 from assistant.config import CompletionConfig
 from assistant.context import ContextBuilder, CursorContext
 from assistant.decoding import CURSOR_TOKENS, OptionDecoder
-from assistant.edit import analogy_rename, edit_candidate, file_analogy
+from assistant.edit import analogy_renames, edit_candidate, file_analogy
 from assistant.encoding import LatentEncoder
 from assistant.features import Option, ablate, group_options, lexical_features, model_features, task_features
 from assistant.hoprag import HopResult, HopRetriever
@@ -256,7 +256,7 @@ class Completer:
         return out
 
     def _analogy_edits(self, ctx: CursorContext, options: list[Option], graph: bool) -> list[Option]:
-        """Lines of sibling files (names one word apart) with that word renamed, when every name the
+        """Lines of sibling files (names a few words apart) with those words renamed, when every name the
         rename makes is visible here or (HopRAG on) defined in another file of the code graph."""
         known = {o.key for o in options}
         out: list[Option] = []
@@ -264,18 +264,19 @@ class Completer:
             if opt.kind != "copy":
                 continue
             src = opt.best
-            word = file_analogy(src.line.path, ctx.path)
-            if word is None:
+            analogy = file_analogy(src.line.path, ctx.path)
+            if analogy is None:
                 continue
-            text, made = analogy_rename(opt.text, word)
-            key = normalize(text)
-            if not made or key in known:
-                continue
-            unseen = [n for n in made if n not in ctx.scope]
-            if not unseen or (graph and self.hops.defined_elsewhere(unseen, ctx.path)):
-                known.add(key)
-                out.append(Option(text, key, [Candidate(src.line, text, src.level, src.bm25)], kind="copy_edit",
-                                  analogy=True))
+            for text, made in analogy_renames(opt.text, analogy):
+                key = normalize(text)
+                if key in known:
+                    continue
+                unseen = [n for n in made if n not in ctx.scope]
+                if not unseen or (graph and self.hops.defined_elsewhere(unseen, ctx.path)):
+                    known.add(key)
+                    out.append(Option(text, key, [Candidate(src.line, text, src.level, src.bm25)],
+                                      kind="copy_edit", analogy=True))
+                    break
         return out
 
     def _previous_line(self, line: StoredLine, ctx: CursorContext) -> StoredLine | None:

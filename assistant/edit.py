@@ -9,7 +9,8 @@ line that was never written anywhere — the way past the exact-copy ceiling.
 
 Sibling files repeat each other the same way: `radioCard.tsx` and `switchCard.tsx` differ by one word
 of their names, and so do their lines (`Classes.RADIO_CONTROL_CARD` there, `Classes.SWITCH_CONTROL_CARD`
-here). `file_analogy` finds that word pair and `analogy_rename` applies it in its three spellings; the
+here; `Classes.PORTAL` in `portal.tsx`, `Classes.CONTEXT_MENU` in `contextMenuSingleton.tsx`).
+`file_analogy` finds the differing words and `analogy_renames` applies them in three spellings; the
 engine keeps such an edit only when every name it makes is known (visible at the cursor, or defined in
 another file according to the code graph), so it never invents a name.
 """
@@ -23,6 +24,8 @@ from assistant.lexical import IDENT_RE, KEYWORDS, StoredLine, tokens
 MIN_STEM = 3
 NAME_PART_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 FILE_ROLE_RE = re.compile(r"\.(test|spec|stories|d)$")
+ANALOGY_WORDS = 3
+"""At most this many differing words on each side of a file-name analogy."""
 
 
 def identifier_map(src: list[str], dst: list[str]) -> dict[str, str]:
@@ -115,18 +118,32 @@ def edit_candidate(source: StoredLine, previous: StoredLine | None, continuation
     return (edited, mapping) if edited != continuation else None
 
 
-def file_analogy(source_path: str, target_path: str) -> tuple[str, str] | None:
-    """The one word (lower case) in which two file names differ, as (source's, target's), or None.
+Analogy = tuple[tuple[str, ...], tuple[str, ...]]
+"""The words two file names differ in: (source's, target's), lower case, in name order."""
 
-    `src/radioCard.tsx`, `src/switchCard.tsx` -> ("radio", "switch"); names with another number of
-    words, or differing in more than one, give None."""
+
+def file_analogy(source_path: str, target_path: str) -> Analogy | None:
+    """The words in which two file names differ once their shared leading and trailing words are set
+    aside, as (source's, target's), or None.
+
+    `radioCard.tsx`, `switchCard.tsx` -> (("radio",), ("switch",)); `portal.tsx`,
+    `contextMenuSingleton.tsx` -> (("portal",), ("context", "menu", "singleton")). None for the same
+    name, when one side has nothing left or more than ANALOGY_WORDS words, or a word is too short."""
     a, b = _name_parts(source_path), _name_parts(target_path)
-    if len(a) != len(b) or a == b:
+    if a == b:
         return None
-    diff = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
-    if len(diff) != 1 or len(diff[0][0]) < MIN_STEM - 1 or len(diff[0][1]) < MIN_STEM - 1:
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    da, db = tuple(a[head : len(a) - tail]), tuple(b[head : len(b) - tail])
+    if not da or not db or len(da) > ANALOGY_WORDS or len(db) > ANALOGY_WORDS:
         return None
-    return diff[0]
+    if any(len(w) < MIN_STEM - 1 for w in da + db):
+        return None
+    return da, db
 
 
 def _name_parts(path: str) -> list[str]:
@@ -134,11 +151,27 @@ def _name_parts(path: str) -> list[str]:
     return [p.lower() for p in NAME_PART_RE.findall(stem)]
 
 
-def analogy_rename(text: str, word: tuple[str, str]) -> tuple[str, list[str]]:
-    """`text` with the word renamed inside identifiers, in lower, Capitalised and UPPER spelling
-    (`radio` -> `switch`: radioRef, RadioCard, RADIO_CARD) -> (new text, the names it made)."""
-    a, b = word
-    spellings = ((a, b), (a.capitalize(), b.capitalize()), (a.upper(), b.upper()))
+def _spellings(words: tuple[str, ...]) -> tuple[str, str, str]:
+    """camelCase, PascalCase and UPPER_SNAKE spellings of a run of words."""
+    pascal = "".join(w.capitalize() for w in words)
+    return words[0] + pascal[len(words[0]):], pascal, "_".join(w.upper() for w in words)
+
+
+def analogy_renames(text: str, analogy: Analogy) -> list[tuple[str, list[str]]]:
+    """`text` with the source's words renamed to the target's inside identifiers, in camel, Pascal and
+    UPPER spelling -> [(new text, the names it made)], one per reading of the target's words: all of
+    them first, then ever shorter leading runs (`PORTAL` -> `CONTEXT_MENU_SINGLETON`, `CONTEXT_MENU`,
+    `CONTEXT`); the caller keeps the first whose names exist. Texts that rename nothing are left out."""
+    old, new = analogy
+    out: list[tuple[str, list[str]]] = []
+    for k in range(len(new), 0, -1):
+        renamed, made = _rename_run(text, tuple(zip(_spellings(old), _spellings(new[:k]), strict=True)))
+        if made and all(renamed != t for t, _ in out):
+            out.append((renamed, made))
+    return out
+
+
+def _rename_run(text: str, spellings: tuple[tuple[str, str], ...]) -> tuple[str, list[str]]:
     made: list[str] = []
 
     def one(m: re.Match[str]) -> str:

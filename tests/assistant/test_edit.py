@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.edit import analogy_rename, edit_candidate, file_analogy, identifier_map, rename, stems
+from assistant.edit import analogy_renames, edit_candidate, file_analogy, identifier_map, rename, stems
 from assistant.lexical import split_file
 
 
@@ -36,15 +36,26 @@ def test_nothing_to_edit() -> None:
     assert edit_candidate(src, None, " x;", None, "return") is None
 
 
-def test_file_analogy_is_the_one_word_two_file_names_differ_in() -> None:
-    assert file_analogy("src/cards/radioCard.tsx", "src/cards/switchCard.tsx") == ("radio", "switch")
-    assert file_analogy("src/userService.ts", "lib/orderService.spec.ts") == ("user", "order")
+def test_file_analogy_is_the_words_two_file_names_differ_in() -> None:
+    assert file_analogy("src/cards/radioCard.tsx", "src/cards/switchCard.tsx") == (("radio",), ("switch",))
+    assert file_analogy("src/userService.ts", "lib/orderService.spec.ts") == (("user",), ("order",))
+    assert file_analogy("src/portal.tsx", "src/contextMenuSingleton.tsx") == (("portal",), ("context", "menu", "singleton"))
+    assert file_analogy("src/menuItem.tsx", "src/treeNode.tsx") == (("menu", "item"), ("tree", "node"))
     assert file_analogy("src/a.ts", "src/b.ts") is None  # too short to be a word of a name
-    assert file_analogy("src/userService.ts", "src/orderRepository.ts") is None  # two words differ
+    assert file_analogy("src/overlay.ts", "src/overlay2.ts") is None  # nothing left on one side
     assert file_analogy("src/user.ts", "src/user.test.ts") is None  # the same name
+    assert file_analogy("src/a.ts", "src/oneTwoThreeFour.ts") is None  # too many words
 
 
 def test_analogy_rename_in_every_spelling_at_word_boundaries() -> None:
-    text, made = analogy_rename("(Classes.RADIO_CARD, radioRef, <RadioCard/>, paradio)", ("radio", "switch"))
+    [(text, made)] = analogy_renames("(Classes.RADIO_CARD, radioRef, <RadioCard/>, paradio)", (("radio",), ("switch",)))
     assert text == "(Classes.SWITCH_CARD, switchRef, <SwitchCard/>, paradio)"
     assert made == ["SWITCH_CARD", "switchRef", "SwitchCard"]
+
+
+def test_analogy_renames_offer_ever_shorter_runs_of_the_target_words() -> None:
+    readings = analogy_renames(".add(Classes.PORTAL);", (("portal",), ("context", "menu", "singleton")))
+    assert [made for _, made in readings] == [["CONTEXT_MENU_SINGLETON"], ["CONTEXT_MENU"], ["CONTEXT"]]
+    (text, made), _ = analogy_renames("<span className={Classes.MENU_ITEM_ICON} />", (("menu", "item"), ("tree", "node")))
+    assert text == "<span className={Classes.TREE_NODE_ICON} />" and made == ["TREE_NODE_ICON"]
+    assert analogy_renames("return x;", (("menu",), ("tree",))) == []
