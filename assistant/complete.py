@@ -267,7 +267,7 @@ class Completer:
             analogy = file_analogy(src.line.path, ctx.path)
             if analogy is None:
                 continue
-            for text, made in analogy_renames(opt.text, analogy):
+            for text, made in analogy_renames(opt.text, analogy, ctx.cursor_prefix):
                 key = normalize(text)
                 if key in known:
                     continue

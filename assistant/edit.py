@@ -157,25 +157,59 @@ def _spellings(words: tuple[str, ...]) -> tuple[str, str, str]:
     return words[0] + pascal[len(words[0]):], pascal, "_".join(w.upper() for w in words)
 
 
-def analogy_renames(text: str, analogy: Analogy) -> list[tuple[str, list[str]]]:
+def analogy_renames(text: str, analogy: Analogy, typed: str = "") -> list[tuple[str, list[str]]]:
     """`text` with the source's words renamed to the target's inside identifiers, in camel, Pascal and
     UPPER spelling -> [(new text, the names it made)], one per reading of the target's words: all of
     them first, then ever shorter leading runs (`PORTAL` -> `CONTEXT_MENU_SINGLETON`, `CONTEXT_MENU`,
-    `CONTEXT`); the caller keeps the first whose names exist. Texts that rename nothing are left out."""
+    `CONTEXT`); the caller keeps the first whose names exist. Texts that rename nothing are left out.
+
+    When the word counts differ the analogy is looser, and words inside string literals (prose, labels)
+    are left alone; `typed` (the line before `text`) says whether `text` starts inside one."""
     old, new = analogy
     out: list[tuple[str, list[str]]] = []
     for k in range(len(new), 0, -1):
-        renamed, made = _rename_run(text, tuple(zip(_spellings(old), _spellings(new[:k]), strict=True)))
+        in_string = string_mask(typed, text) if k != len(old) else None
+        renamed, made = _rename_run(text, tuple(zip(_spellings(old), _spellings(new[:k]), strict=True)), in_string)
         if made and all(renamed != t for t, _ in out):
             out.append((renamed, made))
     return out
 
 
-def _rename_run(text: str, spellings: tuple[tuple[str, str], ...]) -> tuple[str, list[str]]:
+def string_mask(typed: str, text: str) -> list[bool]:
+    """For each character of `text` (which follows `typed` on one line), whether it lies inside a
+    string literal ('…', "…" or the text parts of `…${}…`); a rough scan, not a parser."""
+    quote: str | None = None
+    depth = 0  # open `${` of the template we are in
+    mask: list[bool] = []
+    escaped = False
+    line = typed + text
+    for i, ch in enumerate(line):
+        if i >= len(typed):
+            mask.append(quote is not None)
+        if escaped:
+            escaped = False
+        elif quote is not None:
+            if ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = None
+            elif quote == "`" and ch == "{" and i > 0 and line[i - 1] == "$":
+                quote, depth = None, depth + 1
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "}" and depth:
+            quote, depth = "`", depth - 1
+    return mask
+
+
+def _rename_run(text: str, spellings: tuple[tuple[str, str], ...],
+                in_string: list[bool] | None = None) -> tuple[str, list[str]]:
     made: list[str] = []
 
     def one(m: re.Match[str]) -> str:
         name = m.group()
+        if in_string is not None and in_string[m.start()]:
+            return name
         for old, new in spellings:
             k = name.find(old)
             if k >= 0 and _boundary(name, k) and _boundary(name, k + len(old)):

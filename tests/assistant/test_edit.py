@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from assistant.edit import analogy_renames, edit_candidate, file_analogy, identifier_map, rename, stems
+from assistant.edit import (
+    analogy_renames,
+    edit_candidate,
+    file_analogy,
+    identifier_map,
+    rename,
+    stems,
+    string_mask,
+)
 from assistant.lexical import split_file
 
 
@@ -59,3 +67,18 @@ def test_analogy_renames_offer_ever_shorter_runs_of_the_target_words() -> None:
     (text, made), _ = analogy_renames("<span className={Classes.MENU_ITEM_ICON} />", (("menu", "item"), ("tree", "node")))
     assert text == "<span className={Classes.TREE_NODE_ICON} />" and made == ["TREE_NODE_ICON"]
     assert analogy_renames("return x;", (("menu",), ("tree",))) == []
+
+
+def test_a_looser_analogy_leaves_string_literals_alone() -> None:
+    # Switch.stories.tsx -> CheckboxCard.stories.tsx: one word out, two in; the label is prose
+    assert analogy_renames('Switch",', (("switch",), ("checkbox", "card")), typed='        label: "') == \
+        [('Checkbox",', ["Checkbox"])]  # only the reading with as many words as taken out renames prose
+    assert analogy_renames(" <Switch />", (("switch",), ("checkbox", "card")))[0] == (" <CheckboxCard />", ["CheckboxCard"])
+
+
+def test_string_mask_follows_quotes_escapes_and_template_holes() -> None:
+    text = "a 'b\\'c' `d${e}f` g"
+    mask = string_mask("", text)
+    inside = "".join(ch for ch, m in zip(text, mask, strict=True) if m and ch.isalpha())
+    assert inside == "bcdf"  # the ${e} hole is code
+    assert string_mask('x = "', 'ab" + c') == [True, True, True, False, False, False, False]  # to its closing quote
