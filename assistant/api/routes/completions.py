@@ -15,7 +15,14 @@ from assistant.api.deps import (
     served_model,
     token_budget,
 )
-from assistant.api.schemas import CompletionCreate, CompletionResponse
+from assistant.api.errors import APIError
+from assistant.api.recent import Answered, RecentCompletions
+from assistant.api.schemas import (
+    CompletionCreate,
+    CompletionFeedback,
+    CompletionFeedbackOut,
+    CompletionResponse,
+)
 from assistant.api.streaming import STREAM_DOC, completion_events, event_stream
 from assistant.api.tokens import Tokenizer
 from assistant.service import Assistant
@@ -31,15 +38,38 @@ async def create_completion(body: CompletionCreate, assistant: AssistantDep, tok
     model = served_model(body.model, state.config)
     max_tokens = token_budget(body.max_tokens, state.config)
     body = body.model_copy(update={"path": document_path(body.path, runtime.workspace.root)})
-    response = await run_in_threadpool(_complete, body, assistant, tokenizer, model, max_tokens, state.fingerprint)
+    response = await run_in_threadpool(_complete, body, assistant, tokenizer, model, max_tokens, state.fingerprint,
+                                       state.recent)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return event_stream(completion_events(response, include_usage))
     return response
 
 
+@router.post("/completions/feedback", response_model=CompletionFeedbackOut)
+async def completion_feedback(body: CompletionFeedback, assistant: AssistantDep,
+                              state: StateDep) -> CompletionFeedbackOut:
+    """Report the choice the user kept (or dismissed). A kept line is learned by the Titans memory,
+    as the language server does when a completion is accepted or the user finishes the line."""
+    answered = state.recent.get(body.id)
+    if answered is None:
+        raise APIError(404, f"No completion `{body.id}` is remembered: feedback is taken for the last "
+                            f"{state.recent.capacity} completions of this server run.", param="id",
+                       code="unknown_completion")
+    if body.text is None and body.index >= len(answered.texts):
+        raise APIError(400, f"Completion `{body.id}` has {len(answered.texts)} choice(s); index {body.index} "
+                            "is not one of them.", param="index", code="invalid_index")
+    text = body.text if body.text is not None else answered.texts[body.index]
+    kept, surprise = await run_in_threadpool(assistant.feedback, answered.request, text, body.accepted)
+    return CompletionFeedbackOut(id=body.id, accepted=body.accepted, learned=kept > 0, surprise=surprise)
+
+
 def _complete(body: CompletionCreate, assistant: Assistant, tokenizer: Tokenizer, model: str, max_tokens: int,
-              fingerprint: str) -> CompletionResponse:
-    result = assistant.complete(body.to_domain())
-    return CompletionResponse.from_domain(result, body, tokenizer, model=model, max_tokens=max_tokens,
-                                          fingerprint=fingerprint)
+              fingerprint: str, recent: RecentCompletions) -> CompletionResponse:
+    request = body.to_domain()
+    result = assistant.complete(request)
+    response = CompletionResponse.from_domain(result, body, tokenizer, model=model, max_tokens=max_tokens,
+                                              fingerprint=fingerprint)
+    texts = tuple(c.text[len(body.prompt):] if body.echo else c.text for c in response.choices)
+    recent.put(response.id, Answered(request, texts))
+    return response

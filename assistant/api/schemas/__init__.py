@@ -22,6 +22,8 @@ from assistant.api.schemas.completions import (
     ChoiceSource,
     CompletionChoice,
     CompletionCreate,
+    CompletionFeedback,
+    CompletionFeedbackOut,
     CompletionResponse,
 )
 from assistant.api.schemas.embeddings import (
@@ -47,7 +49,7 @@ from assistant.api.schemas.models import ModelCard, ModelList
 __all__ = [
     "BankStatsOut", "ChatChoice", "ChatChunkChoice", "ChatCompletionChunk", "ChatCompletionCreate",
     "ChatCompletionResponse", "ChatDelta", "ChatMessageIn", "ChatMessageOut", "ChoiceSource", "CompletionChoice",
-    "CompletionCreate", "CompletionResponse", "Embedding", "EmbeddingCreate", "EmbeddingResponse", "EmbeddingUsage",
+    "CompletionCreate", "CompletionFeedback", "CompletionFeedbackOut", "CompletionResponse", "Embedding", "EmbeddingCreate", "EmbeddingResponse", "EmbeddingUsage",
     "EpisodeOut", "ErrorDetail", "ErrorResponse", "Health", "ModelCard", "ModelList", "StreamOptions", "SurpriseBin",
     "TextPart", "TitansFile", "TitansForgotten", "TitansLoad", "TitansSave", "TitansStatsOut", "Usage",
     "encode_vector",

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, WithJsonSchema, field_validator
 
-from assistant.api.schemas.common import Sampling, Stops, StreamOptions, Usage, WireResponse, now
+from assistant.api.schemas.common import Sampling, Stops, StreamOptions, Usage, WireRequest, WireResponse, now
 from assistant.api.tokens import FinishReason, Tokenizer, count_tokens, finish
 from assistant.types import CompletionRequest, CompletionResult
 
@@ -131,3 +131,27 @@ class CompletionResponse(WireResponse):
         return cls(id=f"cmpl-{result.request_id}", created=now(), model=model, choices=choices,
                    usage=Usage(prompt_tokens=prompt, completion_tokens=used, total_tokens=prompt + used),
                    system_fingerprint=fingerprint)
+
+
+class CompletionFeedback(WireRequest):
+    """`POST /v1/completions/feedback`: which completion the user kept (Shutka's own endpoint). An
+    accepted line is what the user wanted at that cursor: the Titans memory learns it."""
+
+    id: str = Field(min_length=1)
+    """The `id` of a `POST /v1/completions` response (the last 256 are remembered)."""
+    index: int = Field(0, ge=0)
+    """Which choice of that response."""
+    accepted: bool = True
+    """False: the user dismissed it (nothing is learned)."""
+    text: str | None = None
+    """What the user finally kept, when they edited the choice before keeping it."""
+
+
+class CompletionFeedbackOut(WireResponse):
+    id: str
+    accepted: bool
+    learned: bool
+    """Whether the Titans memory kept the line as an episode (lines it already predicts well, below the
+    surprise threshold, are skipped)."""
+    surprise: float
+    """How surprising the line was for the memory (0 when nothing was learned)."""

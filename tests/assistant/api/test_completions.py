@@ -135,3 +135,14 @@ def test_an_absolute_path_inside_the_workspace_equals_the_relative_one(http: htt
 def test_a_path_outside_the_workspace_is_400(http: httpx.Client, path: str) -> None:
     response = http.post("/v1/completions", json={"prompt": "x", "path": path})
     assert response.status_code == 400 and response.json()["error"]["param"] == "path"
+
+
+def test_recent_completions_forget_the_oldest_beyond_capacity() -> None:
+    from assistant.api.recent import Answered, RecentCompletions
+    from assistant.types import CompletionRequest
+
+    recent = RecentCompletions(capacity=2)
+    request = CompletionRequest(path="a.ts", line=0, column=0, text="")
+    for i in range(3):
+        recent.put(f"cmpl-{i}", Answered(request, (f"x{i}",)))
+    assert recent.get("cmpl-0") is None and recent.get("cmpl-2") == Answered(request, ("x2",))

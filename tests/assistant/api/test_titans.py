@@ -90,3 +90,41 @@ def test_forget_drops_the_least_accessed(http: httpx.Client, with_episodes: int)
 def test_forget_needs_a_non_negative_n(http: httpx.Client, query: dict) -> None:
     response = http.post("/v1/titans/forget", params=query)
     assert response.status_code == 400 and response.json()["error"]["param"] == "n"
+
+
+FEEDBACK_PROMPT = "import { add, origin } from \"./point\";\n\nexport function main(): string {\n  const p = "
+
+
+def _completion_id(http: httpx.Client) -> str:
+    done = http.post("/v1/completions", json={"prompt": FEEDBACK_PROMPT, "path": "src/main.ts", "use_gate": False})
+    assert done.status_code == 200
+    return done.json()["id"]
+
+
+def test_a_kept_completion_is_learned_by_the_titans_memory(http: httpx.Client) -> None:
+    cid = _completion_id(http)
+    before = http.get("/v1/titans/stats").json()
+    kept = "quokkaRegistry.gallop(origin, 42);"  # what the user ended up with (edited): nothing like it exists
+    out = http.post("/v1/completions/feedback", json={"id": cid, "text": kept})
+    assert out.status_code == 200, out.text
+    body = out.json()
+    assert body["id"] == cid and body["accepted"] and body["learned"] and body["surprise"] > 0
+    after = http.get("/v1/titans/stats").json()
+    assert after["writes"] == before["writes"] + 1
+    assert any(e["text"] == "const p = " + kept for e in after["most_accessed"] + after["least_accessed"])
+
+
+def test_a_dismissed_completion_teaches_nothing(http: httpx.Client) -> None:
+    cid = _completion_id(http)
+    before = http.get("/v1/titans/stats").json()["writes"]
+    out = http.post("/v1/completions/feedback", json={"id": cid, "index": 0, "accepted": False}).json()
+    assert out == {"id": cid, "accepted": False, "learned": False, "surprise": 0.0}
+    assert http.get("/v1/titans/stats").json()["writes"] == before
+
+
+def test_feedback_names_an_unknown_id_or_choice(http: httpx.Client) -> None:
+    unknown = http.post("/v1/completions/feedback", json={"id": "cmpl-nope"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_completion"
+    assert "last 256 completions" in unknown.json()["error"]["message"]
+    beyond = http.post("/v1/completions/feedback", json={"id": _completion_id(http), "index": 99})
+    assert beyond.status_code == 400 and beyond.json()["error"]["param"] == "index"
