@@ -41,13 +41,18 @@ CREATE TABLE IF NOT EXISTS titans_episodes (
     added_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS titans_episodes_file ON titans_episodes(file);
+CREATE TABLE IF NOT EXISTS titans_model (id INTEGER PRIMARY KEY CHECK (id = 0), digest TEXT NOT NULL);
 """
 
 
 class TitansStore:
     """Persistence and bookkeeping of one workspace's Titans memory around a loaded model."""
 
-    def __init__(self, db_path: Path, state_dir: Path, model: UltraEfficientTextJEPA) -> None:
+    def __init__(self, db_path: Path, state_dir: Path, model: UltraEfficientTextJEPA,
+                 model_digest: str | None = None, adopt: bool = True) -> None:
+        """`model_digest` names the loaded model. Episodes (and the saved memory) written by another
+        model hold that model's latents: with `adopt` they are dropped and the workspace's memory starts
+        anew for this model; without, they are left on disk but not used, and nothing new is written."""
         if model.titans is None:
             raise AssistantError("the loaded model has no Titans memory (use_titans=False)")
         self.db_path, self.state_dir, self.model = db_path, state_dir, model
@@ -57,13 +62,43 @@ class TitansStore:
         with self._lock:
             self._conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
             self._conn.execute("INSERT OR IGNORE INTO schema_versions VALUES ('titans', ?)", (SCHEMA_VERSION,))
+        self.foreign = False
+        """The episodes on disk belong to another model and are not used (see `adopt`)."""
+        same_model = self._check_model(model_digest, adopt)
         self.weights_path = state_dir / "titans" / "workspace_titans.pt"
-        if self.weights_path.is_file():
+        if self.weights_path.is_file() and same_model:
             try:
                 model.load_titans_memory(self.weights_path)
             except AssistantError as exc:
                 log.warning("ignoring the saved Titans memory %s: %s", self.weights_path, exc)
         self.refresh()
+
+    def _check_model(self, digest: str | None, adopt: bool) -> bool:
+        """Whether the stored memory was written by the model `digest` (unknown counts as yes)."""
+        if digest is None:
+            return True
+        with self._lock:
+            row = self._conn.execute("SELECT digest FROM titans_model WHERE id = 0").fetchone()
+            if row is not None and row[0] == digest:
+                return True
+            if row is not None and not adopt:
+                self.foreign = True
+                log.warning("the Titans episodes here were written by another model (%s); not using them", row[0])
+                return False
+            self._conn.execute("BEGIN IMMEDIATE")
+            if row is not None:
+                dropped = self._conn.execute("DELETE FROM titans_episodes").rowcount
+            else:  # written before models were recorded: only what cannot be this model's goes
+                width = 4 * self.model.config.latent_dim
+                dropped = self._conn.execute("DELETE FROM titans_episodes WHERE length(key) != ? OR length(value) != ?",
+                                             (width, width)).rowcount
+            self._conn.execute("INSERT OR REPLACE INTO titans_model VALUES (0, ?)", (digest,))
+            self._conn.execute("COMMIT")
+        if dropped:
+            log.warning("dropped %d Titans episodes written by another model (%s): their keys are that "
+                        "model's latents; the memory starts anew for %s", dropped, row[0] if row else "unknown",
+                        digest)
+        return row is None
 
     def close(self) -> None:
         with self._lock:
@@ -97,6 +132,11 @@ class TitansStore:
                 "SELECT id, surprise, access, key, value FROM titans_episodes ORDER BY id").fetchall()
         dim = self.model.config.latent_dim
         store = EpisodicStore(dim, self.model.config.titans_capacity)
+        fits = [r for r in rows if len(r[3]) == len(r[4]) == 4 * dim] if not self.foreign else []
+        if len(fits) < len(rows) and not self.foreign:
+            log.warning("%d Titans episodes do not fit this model's latents (%d wide); not using them",
+                        len(rows) - len(fits), dim)
+        rows = fits
         if rows:
             ids = torch.tensor([r[0] for r in rows], dtype=torch.long)
             keys = torch.from_numpy(np.stack([np.frombuffer(r[3], dtype=np.float32) for r in rows]))
@@ -112,7 +152,7 @@ class TitansStore:
         """Write associations (N, L) into the memory; keep the surprising ones as episodes.
 
         -> (episodes kept, mean surprise before the write)."""
-        if len(texts) == 0:
+        if len(texts) == 0 or self.foreign:
             return 0, 0.0
         with self._lock:
             surprise = self.model.titans_surprise(keys, values)
@@ -166,7 +206,10 @@ class TitansStore:
             return cur.rowcount
 
     def save(self, path: Path | None = None) -> Path:
-        """Memory weights + episodic tensors (safetensors, tensors only)."""
+        """Memory weights + episodic tensors (safetensors, tensors only). While the workspace's memory
+        belongs to another model (`foreign`), its own file is left as it is."""
+        if self.foreign and path is None:
+            return self.weights_path
         with self._lock:
             return self.model.save_titans_memory(path or self.weights_path)
 
