@@ -166,7 +166,8 @@ def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike
                     bank.model_digest, len(bank), digest)
         bank.reencode(encoder.encode_entries, digest,
                       (lambda done, total: progress("reencode", done, total)) if progress else None)
-    titans = (TitansStore(db, state, ckpt.model, digest, adopt=on_model_change == "reencode")
+    # the memory's keys are the model's latents, int8 or fp32 alike: only another model invalidates them
+    titans = (TitansStore(db, state, ckpt.model, ckpt.digest, adopt=on_model_change == "reencode")
               if ckpt.model.titans is not None else None)
     if titans is not None:
         closers.append(titans.close)

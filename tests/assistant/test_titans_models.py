@@ -76,3 +76,11 @@ def test_a_memory_written_before_models_were_recorded_keeps_only_what_fits(
         conn.execute("DELETE FROM titans_model")
     with open_runtime(basic_workspace, checkpoint=other_checkpoint, sync=True) as rt:
         assert _episodes(rt) == 0  # 32-wide episodes cannot be this 16-wide model's: dropped, no crash
+
+
+def test_switching_between_int8_and_fp32_keeps_the_memory(basic_workspace: Path, tiny_checkpoint: Path) -> None:
+    with open_runtime(basic_workspace, checkpoint=tiny_checkpoint, sync=True) as rt:
+        _teach(rt)
+        taught = _episodes(rt)
+    with open_runtime(basic_workspace, checkpoint=tiny_checkpoint, sync=True, completion={"quantized": False}) as rt:
+        assert _episodes(rt) == taught and len(rt.assistant.completer.model.episodic) == taught
