@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+import torch
 
 from training import kaggle
 
@@ -45,3 +50,11 @@ def test_only_kaggle_py_knows_kaggle_paths() -> None:
     offenders = [p.relative_to(ROOT).as_posix() for p in (ROOT / "training").rglob("*.py")
                  if p.name != "kaggle.py" and re.search(r"[\"']/kaggle/", p.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without CUDA")
+def test_cuda_check_refuses_plainly_without_a_gpu(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[2] / "training" / "kaggle" / "cuda_check.sh"
+    done = subprocess.run(["bash", str(script), str(tmp_path), str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=120, cwd=script.parents[2], env={**os.environ, "PYTHON": sys.executable})
+    assert done.returncode == 1 and "NO CUDA" in done.stdout
