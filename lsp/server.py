@@ -126,6 +126,10 @@ class ShutkaLanguageServer(LanguageServer):
             self.options = LspOptions(checkpoint=flags["checkpoint"])
             self.show(f"Shutka: {exc}; using the defaults", types.MessageType.Error)
         self._configure_log_file()
+        others = [f.name or f.uri for f in (params.workspace_folders or [])[1:]]
+        if self.root is not None and others:
+            self.show(f"Shutka indexes the first workspace folder only ({self.root.name}); files of "
+                      f"{', '.join(others)} are completed from their own text", types.MessageType.Warning)
         loop = asyncio.get_running_loop()
         self.progress = IndexProgress(self, loop)
         self._started = loop.create_future()

@@ -198,3 +198,21 @@ async def _listening(stderr: asyncio.StreamReader) -> str:
         if match := re.search(rb"listening on (\S+)", line):
             return match.group(1).decode()
     raise AssertionError("the server exited before listening")
+
+
+async def test_a_second_workspace_folder_is_named_as_not_indexed(tiny_checkpoint: Path, basic_workspace: Path,
+                                                                 tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    client = make_test_lsp_client()
+    await client.start_io(*SERVER, "--checkpoint", str(tiny_checkpoint))
+    try:
+        await client.initialize_session(types.InitializeParams(
+            capabilities=client_capabilities(CLIENT), initialization_options=OPTIONS,
+            workspace_folders=[types.WorkspaceFolder(uri=basic_workspace.as_uri(), name="basic"),
+                               types.WorkspaceFolder(uri=other.as_uri(), name="other")]))
+        assert any("first workspace folder only (basic)" in m.message and "other" in m.message
+                   for m in client.messages)
+        await client.shutdown_session()
+    finally:
+        await client.stop()
