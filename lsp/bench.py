@@ -18,9 +18,7 @@ talking to `python -m lsp` over stdio.
    item (the gate on), asked in turn at 50 cursors spread over the corpus (opened as buffers) while
    the model loads and the first index runs; also when the first index finishes.
 
-The checkpoint: --checkpoint, else $SHUTKA_CHECKPOINT, else /tmp/tiny.safetensors when it exists,
-else the server's own default (the bundled model). The bench cannot build a tiny model itself: `lsp`
-talks to the assistant's facade only.
+The checkpoint: --checkpoint, else $SHUTKA_CHECKPOINT, else the server's own default (the bundled model).
 """
 
 from __future__ import annotations
@@ -46,8 +44,6 @@ from pygls.lsp.client import LanguageClient
 
 log = logging.getLogger(__name__)
 
-FALLBACK_CHECKPOINT = Path(tempfile.gettempdir()) / "tiny.safetensors"
-"""The tiny model other tools leave in the temp folder (until the bundled model ships)."""
 WORKDIR = Path(tempfile.gettempdir()) / "shutka-lsp-bench"
 WARMUP_TASKS = 5
 """Requests sent before timing starts (first-call costs: lazy imports, caches)."""
@@ -126,7 +122,7 @@ def resolve_checkpoint(given: Path | None) -> Path | None:
         return given
     if os.environ.get("SHUTKA_CHECKPOINT"):
         return Path(os.environ["SHUTKA_CHECKPOINT"])
-    return FALLBACK_CHECKPOINT if FALLBACK_CHECKPOINT.is_file() else None
+    return None  # the server's default: the bundled model
 
 
 def link_workspace(corpus: Path, target: Path, fresh: bool) -> list[str]:
@@ -388,7 +384,7 @@ def _print_startup(r: StartupReport) -> None:
 @click.option("--train-corpus", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Also time initialize → first useful completion on this corpus (one workspace).")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help=f"Model (default: $SHUTKA_CHECKPOINT, then {FALLBACK_CHECKPOINT} if present, then the server's default).")
+              help="Model (default: $SHUTKA_CHECKPOINT, then the server's default, the bundled model).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               default=WORKDIR, show_default=True,
               help="Where the benchmark workspaces (symlinks) and their indexes live; kept between runs.")
