@@ -1,6 +1,6 @@
 """`shutka train default`: the bundled default model, reproducibly, in one command.
 
-    shutka train default --corpus CORPUS/train --calibrate-on CORPUS/dev/mobx --workdir checkpoints/default
+    shutka train default --corpus CORPUS/train --calibrate-on CORPUS/train/immer --workdir checkpoints/default
 
 1. phase 1 with the `default_cpu` preset on the train corpus only (about 100 minutes on 2 CPU cores;
    resumable: run the same command again after an interruption)
@@ -32,7 +32,8 @@ def _shutka(*args: str) -> None:
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
               help="The bench's train corpus (one folder per package). Never the dev packages.")
 @click.option("--calibrate-on", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
-              help="Code the skip threshold is calibrated on (the bundled model used CORPUS/dev/mobx).")
+              help="Code the skip threshold is calibrated on: held out from phase 1, never a dev package "
+                   "(the bundled model used CORPUS/train/immer, default_cpu's validation package).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("checkpoints/default"),
               show_default=True, help="Where the fp32 run, resume file and metrics go.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
