@@ -166,9 +166,10 @@ def analogy_renames(text: str, analogy: Analogy, typed: str = "") -> list[tuple[
     When the word counts differ the analogy is looser, and words inside string literals (prose, labels)
     are left alone; `typed` (the line before `text`) says whether `text` starts inside one."""
     old, new = analogy
+    mask = None if len(old) == len(new) == 1 else string_mask(typed, text)  # scanned once, for the uneven readings
     out: list[tuple[str, list[str]]] = []
     for k in range(len(new), 0, -1):
-        in_string = string_mask(typed, text) if k != len(old) else None
+        in_string = mask if k != len(old) else None
         renamed, made = _rename_run(text, tuple(zip(_spellings(old), _spellings(new[:k]), strict=True)), in_string)
         if made and all(renamed != t for t, _ in out):
             out.append((renamed, made))
