@@ -132,8 +132,10 @@ class TitansStore:
                 "SELECT id, surprise, access, key, value FROM titans_episodes ORDER BY id").fetchall()
         dim = self.model.config.latent_dim
         store = EpisodicStore(dim, self.model.config.titans_capacity)
-        fits = [r for r in rows if len(r[3]) == len(r[4]) == 4 * dim] if not self.foreign else []
-        if len(fits) < len(rows) and not self.foreign:
+        if self.foreign:
+            rows = []
+        fits = [r for r in rows if len(r[3]) == len(r[4]) == 4 * dim]  # another process may run another model
+        if len(fits) < len(rows):
             log.warning("%d Titans episodes do not fit this model's latents (%d wide); not using them",
                         len(rows) - len(fits), dim)
         rows = fits
