@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from assistant.cli import EntryPointGroup
+from assistant.model.sizes import MODEL_SIZES
 
 
 class BenchGroup(EntryPointGroup):
@@ -28,21 +29,26 @@ def group() -> None:
 @group.command("model")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Model to measure (default: the bundled checkpoint, else a fresh small model).")
+@click.option("--size", type=click.Choice(list(MODEL_SIZES)),
+              help="Measure a fresh model of this size instead of a checkpoint (random weights: the "
+                   "latencies and memory do not depend on them; the skip rates do).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="torch threads (set explicitly: the machine is shared).")
 @click.option("--rounds", type=click.IntRange(min=3), default=30, show_default=True)
 @click.option("--memory-batch", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--memory-seq", type=click.IntRange(min=16), default=256, show_default=True)
 @click.option("--json", "as_json", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON here.")
-def model_command(checkpoint: Path | None, threads: int, rounds: int, memory_batch: int, memory_seq: int,
-                  as_json: Path | None) -> None:
+def model_command(checkpoint: Path | None, size: str | None, threads: int, rounds: int, memory_batch: int,
+                  memory_seq: int, as_json: Path | None) -> None:
     """int8 vs fp32 latency, gradient-checkpointing memory, block skipping on simple vs complex inputs."""
     from assistant.checkpoints import bundled_checkpoint
     from training.bench.model_bench import format_report, run_model_bench
 
-    if checkpoint is None and bundled_checkpoint().is_file():
+    if checkpoint is not None and size is not None:
+        raise click.UsageError("give --checkpoint or --size, not both")
+    if checkpoint is None and size is None and bundled_checkpoint().is_file():
         checkpoint = bundled_checkpoint()
-    report = run_model_bench(checkpoint, threads, rounds, memory_batch, memory_seq)
+    report = run_model_bench(checkpoint, threads, rounds, memory_batch, memory_seq, size=size or "small")
     click.echo(format_report(report))
     if as_json:
         as_json.write_text(json.dumps(report.to_json(), indent=2, default=float))

@@ -192,8 +192,8 @@ def bench_skipping(model: UltraEfficientTextJEPA, tokenizer_encode: Callable[[st
 
 
 def run_model_bench(checkpoint: Path | None, threads: int, rounds: int, memory_batch: int,
-                    memory_seq: int) -> ModelBenchReport:
-    """Load the checkpoint (float weights) or build a fresh small model, then measure everything."""
+                    memory_seq: int, size: str = "small") -> ModelBenchReport:
+    """Load the checkpoint (float weights) or build a fresh model of `size`, then measure everything."""
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)  # as the runtime does (denormals slow CPU element-wise ops ~20x)
     encode = None
@@ -204,7 +204,7 @@ def run_model_bench(checkpoint: Path | None, threads: int, rounds: int, memory_b
         model, name, encode = loaded.model, str(checkpoint), loaded.tokenizer.encode
     else:
         torch.manual_seed(0)
-        model, name = UltraEfficientTextJEPA(), "fresh small model (random weights)"
+        model, name = UltraEfficientTextJEPA(model_size=size), f"fresh {size} model (random weights)"
     report = ModelBenchReport(threads=threads, model=name, parameters=model.num_parameters())
     log.info("int8 vs fp32 latency")
     bench_quantization(model, report, rounds)
