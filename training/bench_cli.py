@@ -35,10 +35,12 @@ def group() -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="torch threads (set explicitly: the machine is shared).")
 @click.option("--rounds", type=click.IntRange(min=3), default=30, show_default=True)
-@click.option("--memory-batch", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--memory-batch", type=click.IntRange(min=1),
+              help="Training-step batch for the memory figures  [default: the default_cpu preset's, which "
+                   "trained the bundled model]")
 @click.option("--memory-seq", type=click.IntRange(min=16), default=256, show_default=True)
 @click.option("--json", "as_json", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON here.")
-def model_command(checkpoint: Path | None, size: str | None, threads: int, rounds: int, memory_batch: int,
+def model_command(checkpoint: Path | None, size: str | None, threads: int, rounds: int, memory_batch: int | None,
                   memory_seq: int, as_json: Path | None) -> None:
     """int8 vs fp32 latency, gradient-checkpointing memory, block skipping on simple vs complex inputs."""
     from assistant.checkpoints import bundled_checkpoint
@@ -48,6 +50,10 @@ def model_command(checkpoint: Path | None, size: str | None, threads: int, round
         raise click.UsageError("give --checkpoint or --size, not both")
     if checkpoint is None and size is None and bundled_checkpoint().is_file():
         checkpoint = bundled_checkpoint()
+    if memory_batch is None:
+        from training.config import load_settings
+
+        memory_batch = load_settings("default_cpu").train.batch_size
     report = run_model_bench(checkpoint, threads, rounds, memory_batch, memory_seq, size=size or "small")
     click.echo(format_report(report))
     if as_json:
