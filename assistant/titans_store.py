@@ -89,7 +89,7 @@ class TitansStore:
             if row is not None:
                 dropped = self._conn.execute("DELETE FROM titans_episodes").rowcount
             else:  # written before models were recorded: only what cannot be this model's goes
-                width = 4 * self.model.config.latent_dim
+                width = self._episode_bytes()
                 dropped = self._conn.execute("DELETE FROM titans_episodes WHERE length(key) != ? OR length(value) != ?",
                                              (width, width)).rowcount
             self._conn.execute("INSERT OR REPLACE INTO titans_model VALUES (0, ?)", (digest,))
@@ -99,6 +99,10 @@ class TitansStore:
                         "model's latents; the memory starts anew for %s", dropped, row[0] if row else "unknown",
                         digest)
         return row is None
+
+    def _episode_bytes(self) -> int:
+        """Bytes of one stored key or value: this model's latent width in float32."""
+        return 4 * self.model.config.latent_dim
 
     def close(self) -> None:
         with self._lock:
@@ -127,14 +131,15 @@ class TitansStore:
 
     def refresh(self) -> None:
         """Make the model's episodic store match the table (after a commit, or another process)."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id, surprise, access, key, value FROM titans_episodes ORDER BY id").fetchall()
         dim = self.model.config.latent_dim
         store = EpisodicStore(dim, self.model.config.titans_capacity)
-        if self.foreign:
-            rows = []
-        fits = [r for r in rows if len(r[3]) == len(r[4]) == 4 * dim]  # another process may run another model
+        rows = []
+        if not self.foreign:  # another model's episodes are never used: not even read
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT id, surprise, access, key, value FROM titans_episodes ORDER BY id").fetchall()
+        width = self._episode_bytes()
+        fits = [r for r in rows if len(r[3]) == len(r[4]) == width]  # another process may run another model
         if len(fits) < len(rows):
             log.warning("%d Titans episodes do not fit this model's latents (%d wide); not using them",
                         len(rows) - len(fits), dim)
