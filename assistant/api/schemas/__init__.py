@@ -49,7 +49,8 @@ from assistant.api.schemas.models import ModelCard, ModelList
 __all__ = [
     "BankStatsOut", "ChatChoice", "ChatChunkChoice", "ChatCompletionChunk", "ChatCompletionCreate",
     "ChatCompletionResponse", "ChatDelta", "ChatMessageIn", "ChatMessageOut", "ChoiceSource", "CompletionChoice",
-    "CompletionCreate", "CompletionFeedback", "CompletionFeedbackOut", "CompletionResponse", "Embedding", "EmbeddingCreate", "EmbeddingResponse", "EmbeddingUsage",
+    "CompletionCreate", "CompletionFeedback", "CompletionFeedbackOut", "CompletionResponse", "Embedding",
+    "EmbeddingCreate", "EmbeddingResponse", "EmbeddingUsage",
     "EpisodeOut", "ErrorDetail", "ErrorResponse", "Health", "ModelCard", "ModelList", "StreamOptions", "SurpriseBin",
     "TextPart", "TitansFile", "TitansForgotten", "TitansLoad", "TitansSave", "TitansStatsOut", "Usage",
     "encode_vector",
