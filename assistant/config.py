@@ -120,6 +120,10 @@ class ModelConfig(BaseModel):
 
 T4_MEMORY_BYTES = 16 * 1024**3
 
+LOSS_CHUNK_TOKENS = 1024
+"""Tokens per chunk of the training token loss under gradient checkpointing: the logits are made this
+many rows at a time and made again in backward ((1024, V) fp32 logits are 32 MiB at V = 8192)."""
+
 
 class TrainingConfig(BaseModel):
     """The flags of the Kaggle workflow (`UltraEfficientTextJEPA(**fields)` accepts them too).
@@ -272,7 +276,8 @@ class TrainingConfig(BaseModel):
         per_layer = tokens * d * (10 + 2 * mlp) * 2  # fp16 activations kept for backward
         layers = L if not self.gradient_checkpointing else 2
         activations = per_layer * layers + tokens * d * 2 * L * self.gradient_checkpointing
-        logits = tokens * v * 4 * 3  # fp32 logits, softmax, grad
+        # fp32 logits, softmax, grad; checkpointing makes them LOSS_CHUNK_TOKENS rows at a time
+        logits = (min(tokens, LOSS_CHUNK_TOKENS) if self.gradient_checkpointing else tokens) * v * 4 * 3
         return int(state + activations + logits + 512 * 1024**2)  # + CUDA context
 
     def validate(self) -> Self:

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
+from assistant.config import LOSS_CHUNK_TOKENS
 from assistant.model.jepa import UltraEfficientTextJEPA
 
 TEMPERATURE = 0.07
@@ -58,11 +60,39 @@ class Losses:
 
 def token_loss(logits: Tensor, tokens: Tensor, loss_mask: Tensor) -> tuple[Tensor, Tensor]:
     """logits (B, T, V), tokens (B, T), mask (B, T) -> (mean loss, per-sequence mean loss (B,))."""
+    return _masked_means(_next_token_nll(logits, tokens), loss_mask)
+
+
+def head_token_loss(model: UltraEfficientTextJEPA, hidden: Tensor, tokens: Tensor, loss_mask: Tensor
+                    ) -> tuple[Tensor, Tensor]:
+    """hidden (B, T, D) -> `token_loss` of the token head's logits.
+
+    With gradient checkpointing, the logits are made and dropped a few sequences at a time and made
+    again in backward: the (B, T, V) logits, their softmax and their gradient were the largest tensors
+    of a small model's step, which recomputing the trunk blocks alone left in place."""
+    if not (model.config.gradient_checkpointing and model.training and torch.is_grad_enabled()):
+        return token_loss(model.head(hidden), tokens, loss_mask)
+    rows = max(1, LOSS_CHUNK_TOKENS // tokens.shape[1])
+    nll = torch.cat([
+        checkpoint(_head_nll, model.head, h, t, use_reentrant=False)
+        for h, t in zip(hidden.split(rows), tokens.split(rows), strict=True)])
+    return _masked_means(nll, loss_mask)
+
+
+def _head_nll(head: torch.nn.Module, hidden: Tensor, tokens: Tensor) -> Tensor:
+    return _next_token_nll(head(hidden), tokens)
+
+
+def _next_token_nll(logits: Tensor, tokens: Tensor) -> Tensor:
+    """logits (B, T, V), tokens (B, T) -> nll (B, T-1) of each next token."""
     pred = logits[:, :-1].float()  # (B, T-1, V)
     gold = tokens[:, 1:]
+    return F.cross_entropy(pred.reshape(-1, pred.shape[-1]), gold.reshape(-1), reduction="none").view_as(gold)
+
+
+def _masked_means(nll: Tensor, loss_mask: Tensor) -> tuple[Tensor, Tensor]:
     mask = loss_mask[:, :-1].float()
-    nll = F.cross_entropy(pred.reshape(-1, pred.shape[-1]), gold.reshape(-1), reduction="none")
-    nll = nll.view_as(mask) * mask
+    nll = nll * mask
     per_seq = nll.sum(1) / mask.sum(1).clamp_min(1.0)
     return nll.sum() / mask.sum().clamp_min(1.0), per_seq
 
@@ -144,8 +174,7 @@ def compute_losses(model: UltraEfficientTextJEPA, batch: JepaBatch, *, jepa_weig
                    generator: torch.Generator | None = None) -> Losses:
     """Token loss + JEPA (two-way InfoNCE + cosine) + EAU regression for one batch."""
     out = model.trunk(batch.tokens, skip=skip)  # 1. online trunk over the sequences
-    logits = model.head(out.hidden)  # (B, T, V)
-    tok, per_seq = token_loss(logits, batch.tokens, batch.loss_mask)
+    tok, per_seq = head_token_loss(model, out.hidden, batch.tokens, batch.loss_mask)
 
     valid = batch.cursor_index >= 0  # (B, M)
     b_idx, m_idx = valid.nonzero(as_tuple=True)  # (N,), (N,)
