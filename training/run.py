@@ -159,6 +159,8 @@ def run_phase(phase: Phase, settings: Settings, *, resume: str | None = None, in
             trainer.restore(resumed)
             if ctx.is_main:
                 carry_best(resumed.path.parent, out_dir)
-        return trainer.fit()
+        result = trainer.fit()
+        barrier(ctx)  # tear the group down together: a rank that left first made gloo abort the other (1 run in 6)
+        return result
     finally:
         shutdown(ctx)

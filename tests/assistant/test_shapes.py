@@ -8,12 +8,13 @@ import torch
 from assistant.config import TrainingConfig
 from assistant.model import UltraEfficientTextJEPA
 from assistant.model.factory import build_model
+from assistant.model.sizes import MODEL_SIZES
 from indexer.errors import ConfigError
 
 
 def test_default_and_flag_constructors() -> None:
     default = UltraEfficientTextJEPA()
-    assert default.config.d_model == 256 and default.config.use_titans
+    assert default.config.d_model == MODEL_SIZES["small"]["d_model"] and default.config.use_titans
     flagged = UltraEfficientTextJEPA(use_enhanced_encoder=True, use_titans=True, model_size="tiny")
     assert flagged.trunk.eau is not None and flagged.titans is not None
     plain = UltraEfficientTextJEPA(use_enhanced_encoder=False, use_titans=False, model_size="tiny")
