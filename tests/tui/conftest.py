@@ -3,6 +3,7 @@ that wait for the app's workers instead of sleeping."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.worker import WorkerCancelled
 
 from tui.app import ShutkaApp
 
@@ -66,7 +68,8 @@ def make_app(tiny_checkpoint: Path) -> Callable[..., ShutkaApp]:
 async def settle(pilot: Pilot[Any]) -> None:
     """Wait until the app's workers finished and their messages were handled."""
     for _ in range(SETTLE_ROUNDS):
-        await pilot.app.workers.wait_for_complete()
+        with contextlib.suppress(WorkerCancelled):  # an exclusive worker replaced by a newer one: next round
+            await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         if not any(w.is_running for w in pilot.app.workers):
             return
