@@ -125,6 +125,12 @@ LOSS_CHUNK_TOKENS = 1024
 many rows at a time and made again in backward ((1024, V) fp32 logits are 32 MiB at V = 8192)."""
 
 
+def loss_chunk_sequences(seq_len: int) -> int:
+    """Whole sequences per chunk of the checkpointed token loss: as many as LOSS_CHUNK_TOKENS holds, at least
+    one."""
+    return max(1, LOSS_CHUNK_TOKENS // seq_len)
+
+
 class TrainingConfig(BaseModel):
     """The flags of the Kaggle workflow (`UltraEfficientTextJEPA(**fields)` accepts them too).
 
@@ -276,8 +282,10 @@ class TrainingConfig(BaseModel):
         per_layer = tokens * d * (10 + 2 * mlp) * 2  # fp16 activations kept for backward
         layers = L if not self.gradient_checkpointing else 2
         activations = per_layer * layers + tokens * d * 2 * L * self.gradient_checkpointing
-        # fp32 logits, softmax, grad; checkpointing makes them LOSS_CHUNK_TOKENS rows at a time
-        logits = (min(tokens, LOSS_CHUNK_TOKENS) if self.gradient_checkpointing else tokens) * v * 4 * 3
+        rows = self.batch_size  # fp32 logits, softmax and grad of every sequence,
+        if self.gradient_checkpointing:  # or of one chunk of whole sequences at a time
+            rows = min(rows, loss_chunk_sequences(self.max_seq_len))
+        logits = rows * self.max_seq_len * v * 4 * 3
         return int(state + activations + logits + 512 * 1024**2)  # + CUDA context
 
     def validate(self) -> Self:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from assistant.config import LOSS_CHUNK_TOKENS
+from assistant.config import loss_chunk_sequences
 from assistant.model.jepa import UltraEfficientTextJEPA
 
 TEMPERATURE = 0.07
@@ -72,7 +72,7 @@ def head_token_loss(model: UltraEfficientTextJEPA, hidden: Tensor, tokens: Tenso
     of a small model's step, which recomputing the trunk blocks alone left in place."""
     if not (model.config.gradient_checkpointing and model.training and torch.is_grad_enabled()):
         return token_loss(model.head(hidden), tokens, loss_mask)
-    rows = max(1, LOSS_CHUNK_TOKENS // tokens.shape[1])
+    rows = loss_chunk_sequences(tokens.shape[1])
     nll = torch.cat([
         checkpoint(_head_nll, model.head, h, t, use_reentrant=False)
         for h, t in zip(hidden.split(rows), tokens.split(rows), strict=True)])

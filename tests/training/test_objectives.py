@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from assistant import config
 from assistant.model import UltraEfficientTextJEPA
 from training import objectives
 
@@ -22,7 +23,7 @@ def _token_loss(checkpointing: bool, ids: torch.Tensor, mask: torch.Tensor
 
 
 def test_the_recomputed_token_loss_matches_the_plain_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(objectives, "LOSS_CHUNK_TOKENS", 16)  # one 16-token sequence per chunk: three chunks
+    monkeypatch.setattr(config, "LOSS_CHUNK_TOKENS", 16)  # one 16-token sequence per chunk: three chunks
     ids = torch.randint(0, 128, (3, 16), generator=torch.Generator().manual_seed(1))
     mask = torch.ones_like(ids, dtype=torch.bool)
     mask[1, :5] = False

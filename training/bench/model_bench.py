@@ -198,7 +198,7 @@ def bench_skipping(model: UltraEfficientTextJEPA, tokenizer_encode: Callable[[st
 
 
 def run_model_bench(checkpoint: Path | None, threads: int, rounds: int, memory_batch: int,
-                    memory_seq: int, size: str = "small") -> ModelBenchReport:
+                    memory_seq: int, size: str) -> ModelBenchReport:
     """Load the checkpoint (float weights) or build a fresh model of `size`, then measure everything."""
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)  # as the runtime does (denormals slow CPU element-wise ops ~20x)
