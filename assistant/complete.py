@@ -329,10 +329,14 @@ class Completer:
         sims, idx = episodic.nearest(key, k=RECALL_EPISODES, touch=False)
         ids = episodic.source_ids[idx].tolist()
         texts = self.titans.texts(ids)
+        # a line already written above the cursor is a same-file candidate anyway: recalling it as well
+        # counted it twice, and the ranker then repeated the line just written (umd.ts: `export const
+        # operators = _operators;` again and again)
+        written = {normalize(ln.text) for ln in ctx.before.lines if ln.line_no < ctx.line_no}
         recalled: dict[str, float] = {}
         for episode, sim in zip(ids, sims.tolist(), strict=True):
             line = normalize(texts.get(episode, ""))
-            if line:
+            if line and line not in written:
                 recalled[line] = max(recalled.get(line, -1.0), sim)
         typed = ctx.cursor_prefix.strip()
         known = {normalize(typed + o.text) for o in options}

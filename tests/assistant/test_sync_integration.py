@@ -219,3 +219,17 @@ def test_titans_recalls_a_line_typed_in_a_similar_context(runtime) -> None:
     recalled = [o for o in analysis.options if o.recall > 0]
     assert recalled and recalled[0].key == "aled;"
     assert assistant.titans_stats().most_accessed[0].access == 1
+
+
+def test_titans_does_not_recall_a_line_already_written_above_the_cursor(runtime) -> None:
+    """A line the buffer already holds is a same-file candidate; recalling it too made the ranker repeat
+    the line just written."""
+    assistant = runtime.assistant
+    assistant.completer.model.titans.surprise_threshold = 0.0
+    text = "export function area(r: number): number {\n  const scaled = Math.PI * r;\n  return scaled;\n}\n"
+    assistant.completer.learn(CompletionRequest(text, 2, 0, "src/new.ts"), "  return scaled;")
+    above = "\n".join(text.split("\n")[:3]) + "\n  return sc"
+    analysis = assistant.completer.analyse(CompletionRequest(above, 3, len("  return sc"), "src/new.ts",
+                                                             use_gate=False))
+    assert any(o.key == "aled;" for o in analysis.options)  # offered, from the line above
+    assert all(o.recall == 0 for o in analysis.options)
