@@ -30,7 +30,7 @@ from assistant.bank import MemoryBank
 from assistant.config import CompletionConfig
 from assistant.context import ContextBuilder, CursorContext
 from assistant.decoding import CURSOR_TOKENS, OptionDecoder
-from assistant.edit import analogy_renames, edit_candidate, file_analogy
+from assistant.edit import analogy_renames, edit_candidate, file_analogy, shape_edit
 from assistant.encoding import LatentEncoder
 from assistant.features import Option, ablate, group_options, lexical_features, model_features, task_features
 from assistant.hoprag import HopResult, HopRetriever
@@ -52,9 +52,11 @@ NEAR_LINES = 3
 """Lines above the cursor whose identifiers seed HopRAG."""
 BANK_HITS = 24
 EDIT_TOP = 6
+"""Options (by context match) that may get a copy-and-edit twin."""
+SHAPE_TOP = 4
+"""Lines of the typed text's shape (by context match) made into renamed options."""
 RECALL_EPISODES = 16
 """Titans episodes (nearest past contexts) whose typed lines are matched against the options."""
-"""Options (by context match) that may get a copy-and-edit twin."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,7 @@ class Completer:
         if sw.edit:
             options += self._edits(ctx, options)
             options += self._analogy_edits(ctx, options, graph=sw.hoprag)
+            options += self._shape_edits(ctx, options)
         timings["lexical"] = _ms(t)
 
         hop = HopResult()
@@ -277,6 +280,27 @@ class Completer:
                     out.append(Option(text, key, [Candidate(src.line, text, src.level, src.bm25)],
                                       kind="copy_edit", analogy=True))
                     break
+        return out
+
+    def _shape_edits(self, ctx: CursorContext, options: list[Option]) -> list[Option]:
+        """Lines that start like the typed text with other names, renamed to the typed names, best
+        context match first: where the typed name is new, no line continues it, but its neighbours' do."""
+        cands = self.lines.same_shape(ctx.before, ctx.line_no, ctx.cursor_prefix)
+        if not cands:
+            return []
+        self.lines.score_bm25(cands, ctx.query, ctx.path)
+        known = {o.key for o in options}
+        out: list[Option] = []
+        for c in sorted(cands, key=lambda c: -c.bm25):
+            text = shape_edit(c.line, c.continuation, ctx.cursor_prefix)
+            key = normalize(text) if text is not None else ""
+            if not key or key in known:
+                continue
+            known.add(key)
+            out.append(Option(text, key, [Candidate(c.line, text, c.level, c.bm25)], kind="copy_edit",  # type: ignore[arg-type]
+                              shaped=True))
+            if len(out) >= SHAPE_TOP:
+                break
         return out
 
     def _previous_line(self, line: StoredLine, ctx: CursorContext) -> StoredLine | None:

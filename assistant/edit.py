@@ -118,6 +118,34 @@ def edit_candidate(source: StoredLine, previous: StoredLine | None, continuation
     return (edited, mapping) if edited != continuation else None
 
 
+def shape_edit(source: StoredLine, continuation: str, typed: str) -> str | None:
+    """The continuation of a line that starts like `typed` with other names, with those names renamed
+    to the typed ones (`this.maxTimeMS = maxTimeMS;` for `this.timeoutMS` -> ` = timeoutMS;`), or None.
+
+    A name the source's head uses as a variable is not renamed where the continuation uses it as a
+    member (`const next = await iterator.next();` for `const result` -> ` = await iterator.next();`);
+    inside a string it is (`RadioCard.displayName = `${PREFIX}.RadioCard`;`)."""
+    head = source.text[: len(source.text) - len(continuation)]
+    mapping = identifier_map(tokens(head), tokens(typed.strip()))
+    if not mapping:
+        return None
+    head_toks = tokens(head)
+    members = {a for a in mapping if any(t == a and i and head_toks[i - 1] in (".", "?.")
+                                         for i, t in enumerate(head_toks))}
+    stem_map = stems(mapping)
+    in_string = string_mask(head, continuation)
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group()
+        member = continuation[: m.start()].rstrip().endswith(".") and not in_string[m.start()]
+        if member and name in mapping and name not in members:
+            return name
+        return rename(name, mapping, stem_map)
+
+    edited = IDENT_RE.sub(one, continuation)
+    return edited
+
+
 Analogy = tuple[tuple[str, ...], tuple[str, ...]]
 """The words two file names differ in: (source's, target's), lower case, in name order."""
 

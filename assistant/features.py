@@ -34,7 +34,7 @@ FEATURES: tuple[str, ...] = (
     "lm_mean_rel", "lm_sum_rel", "lm_scored",
     "bank_found",
     # provenance
-    "edited", "generated", "analogy_edit",
+    "edited", "generated", "analogy_edit", "shape_edit",
 )
 INDEX = {name: i for i, name in enumerate(FEATURES)}
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -68,6 +68,8 @@ class Option:
     from_bank: bool = False
     analogy: bool = False
     """Made by renaming the word in which its source file's name and the cursor's differ."""
+    shaped: bool = False
+    """Made from a line that starts like the typed text with other names (those renamed to the typed)."""
     score: float = 0.0
     confidence: float = 0.0
 
@@ -146,6 +148,7 @@ def lexical_features(options: list[Option], path: str, line_no: int, scope: froz
         f[INDEX["edited"]] = float(o.kind == "copy_edit")
         f[INDEX["generated"]] = float(o.kind == "generated")
         f[INDEX["analogy_edit"]] = float(o.analogy)
+        f[INDEX["shape_edit"]] = float(o.shaped)
 
 
 def model_features(options: list[Option]) -> None:

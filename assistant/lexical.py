@@ -32,7 +32,10 @@ PARTIAL_MIN = 2
 PARTIAL_NAMES = 64
 PARTIAL_CANDIDATES = 400
 WINDOW = 4
+SHAPE_SCAN = 2000
+"""Lines of the same shape as the typed text examined per request (the nearest files' first)."""
 _PREFIX_END = "\U0010ffff"
+_NAME_SLOT = "\x01"
 
 
 def tokens(text: str) -> list[str]:
@@ -42,6 +45,12 @@ def tokens(text: str) -> list[str]:
 def identifiers(text: str) -> list[str]:
     """Identifiers of `text`, keywords excluded."""
     return [t for t in IDENT_RE.findall(text) if t not in KEYWORDS]
+
+
+def shape(toks: list[str]) -> str:
+    """A token list with every name (identifier, not keyword) replaced by one slot: lines of one shape
+    say the same thing about different names. Each token ends with NUL, so shapes compare by prefix."""
+    return "".join((_NAME_SLOT if IDENT_RE.fullmatch(t) and t not in KEYWORDS else t) + "\0" for t in toks)
 
 
 def normalize(text: str) -> str:
@@ -135,6 +144,7 @@ class LineStore:
         self._sorted: SortedList = SortedList()  # (stripped text, gid)
         self._tok_lines: dict[str, set[int]] = {}
         self._tokens: SortedList = SortedList()  # distinct identifier tokens, for partial identifiers
+        self._shapes: SortedList = SortedList()  # (shape of the line's tokens, gid)
         self._df: Counter = Counter()
         self._n_win = 0
         self._total_wlen = 0
@@ -201,6 +211,7 @@ class LineStore:
         for ln in fl.lines:
             self._by_gid[ln.gid] = ln
             self._sorted.add((ln.text, ln.gid))
+            self._shapes.add((shape(ln.toks), ln.gid))
             for t in set(ln.toks):
                 bucket = self._tok_lines.get(t)
                 if bucket is None:
@@ -219,6 +230,7 @@ class LineStore:
         for ln in fl.lines:
             self._by_gid.pop(ln.gid, None)
             self._sorted.discard((ln.text, ln.gid))
+            self._shapes.discard((shape(ln.toks), ln.gid))
             for t in set(ln.toks):
                 bucket = self._tok_lines.get(t)
                 if bucket is not None:
@@ -273,6 +285,31 @@ class LineStore:
                 if out:
                     return PARTIAL_LEVEL, self._order(out, current.path, limit)
             return None, []
+
+    def same_shape(self, current: FileLines, line_no: int, cursor_prefix: str) -> list[Candidate]:
+        """Lines that start like the typed text with other names in its name slots (`this.maxTimeMS =
+        maxTimeMS;` for `this.timeoutMS`), for copy-and-edit: the continuation is the source's, not yet
+        renamed. Only when the typed text has a name and something else; lines that start with the
+        typed text itself are left out (they are ordinary candidates). Own file nearest first, then
+        store order, at most SHAPE_SCAN."""
+        typed = cursor_prefix.strip()
+        toks = tokens(typed)
+        key = shape(toks)
+        if len(toks) < 2 or _NAME_SLOT not in key:
+            return []
+        m = len(toks)
+        out: list[Candidate] = []
+        with self._lock:
+            for ln in reversed([ln for ln in current.lines if ln.line_no < line_no]):
+                if len(ln.toks) > m and ln.toks[:m] != toks and shape(ln.toks[:m]) == key:
+                    out.append(Candidate(ln, ln.text[ln.ends[m - 1]:], 0))
+            for _, gid in self._shapes.irange((key,), (key + _PREFIX_END,)):
+                if len(out) >= SHAPE_SCAN:
+                    break
+                ln = self._by_gid[gid]
+                if ln.path != current.path and len(ln.toks) > m and ln.toks[:m] != toks:
+                    out.append(Candidate(ln, ln.text[ln.ends[m - 1]:], 0))
+        return out
 
     def _partial(self, own: list[StoredLine], path: str, toks: list[str], partial: str) -> list[Candidate]:
         """The cursor is inside an identifier: lines with a token that extends it (after the same

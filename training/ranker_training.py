@@ -155,7 +155,8 @@ def variant_path(path: Path, group: str) -> Path:
 @click.option("--valid", default="fraction:0.2", show_default=True,
               help="Held out to calibrate and report: comma-separated packages, or fraction:F of each package's files.")
 @click.option("--files", default=150, show_default=True, help="Files sampled per package.")
-@click.option("--lines", default=6, show_default=True, help="Lines sampled per file.")
+@click.option("--lines", default=12, show_default=True,
+              help="Lines sampled per file (more examples, a ranker that varies less between runs).")
 @click.option("--files-per-dir", default=12, show_default=True, help="Files sampled per folder at most.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--examples", "examples_path", type=click.Path(dir_okay=False, path_type=Path),

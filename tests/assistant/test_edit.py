@@ -8,10 +8,11 @@ from assistant.edit import (
     file_analogy,
     identifier_map,
     rename,
+    shape_edit,
     stems,
     string_mask,
 )
-from assistant.lexical import split_file
+from assistant.lexical import FileLines, LineStore, split_file
 
 
 def test_identifier_map_needs_the_same_structure() -> None:
@@ -82,3 +83,32 @@ def test_string_mask_follows_quotes_escapes_and_template_holes() -> None:
     inside = "".join(ch for ch, m in zip(text, mask, strict=True) if m and ch.isalpha())
     assert inside == "bcdf"  # the ${e} hole is code
     assert string_mask('x = "', 'ab" + c') == [True, True, True, False, False, False, False]  # to its closing quote
+
+
+def _line(text: str):
+    return split_file("src/a.ts", text + "\n").lines[0]
+
+
+def test_shape_edit_renames_the_names_the_typed_text_changed() -> None:
+    src = _line("this.maxTimeMS = maxTimeMS;")
+    assert shape_edit(src, " = maxTimeMS;", "    this.timeoutMS") == " = timeoutMS;"
+    src = _line('export type RadioCardProps = Omit<ControlCardProps, "controlKind">;')
+    assert shape_edit(src, ' = Omit<ControlCardProps, "controlKind">;', "export type SwitchCardProps") == \
+        ' = Omit<ControlCardProps, "controlKind">;'
+    src = _line("const next = await iterator.next();")
+    assert shape_edit(src, " = await iterator.next();", "  const result") == " = await iterator.next();"
+    src = _line("RadioCard.displayName = `${DISPLAYNAME_PREFIX}.RadioCard`;")
+    assert shape_edit(src, " = `${DISPLAYNAME_PREFIX}.RadioCard`;", "SwitchCard.displayName") == \
+        " = `${DISPLAYNAME_PREFIX}.SwitchCard`;"
+    assert shape_edit(_line("return a + b;"), " + b;", "return a") is None  # nothing renamed
+
+
+def test_lines_of_the_typed_shape_come_from_every_file_but_not_the_typed_text_itself() -> None:
+    store = LineStore()
+    store.set_file("src/a.ts", "this.maxTimeMS = maxTimeMS;\nthis.timeoutMS = 0;\nthis.x\nreturn maxTimeMS;\n")
+    here = split_file("src/b.ts", "constructor() {\n  this.retries = retries;\n")
+    found = {c.line.text for c in store.same_shape(here, 5, "  this.timeoutMS")}
+    assert found == {"this.maxTimeMS = maxTimeMS;", "this.retries = retries;"}
+    assert store.same_shape(here, 5, "  timeoutMS") == []  # a lone name has no shape to match
+    store.remove_file("src/a.ts")
+    assert {c.line.text for c in store.same_shape(FileLines("src/b.ts", []), 0, "this.y")} == set()
