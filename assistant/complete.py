@@ -352,23 +352,27 @@ class Completer:
             return
         sims, idx = episodic.nearest(key, k=RECALL_EPISODES, touch=False)
         ids = episodic.source_ids[idx].tolist()
-        texts = self.titans.texts(ids)
+        episodes = self.titans.lines(ids)
+        texts = {e: text for e, (text, _) in episodes.items()}
         # a line already written above the cursor is a same-file candidate anyway: recalling it as well
         # counted it twice, and the ranker then repeated the line just written (umd.ts: `export const
         # operators = _operators;` again and again)
         written = {normalize(ln.text) for ln in ctx.before.lines if ln.line_no < ctx.line_no}
         recalled: dict[str, float] = {}
+        written_in: dict[str, str] = {}
         for episode, sim in zip(ids, sims.tolist(), strict=True):
             line = normalize(texts.get(episode, ""))
-            if line and line not in written:
-                recalled[line] = max(recalled.get(line, -1.0), sim)
+            if line and line not in written and sim > recalled.get(line, -1.0):
+                recalled[line] = sim
+                written_in[line] = episodes[episode][1] or ""
         typed = ctx.cursor_prefix.strip()
         known = {normalize(typed + o.text) for o in options}
         fresh = []
         for line in recalled:  # a typed line no index holds (an unsaved buffer) joins as an option
             if line not in known and line.startswith(normalize(typed)) and line != normalize(typed):
                 text = line[len(normalize(typed)) :] if typed else line
-                stored = StoredLine(-1, ctx.path, -1, line, [], [], {}, 0)
+                # where it was typed: a line from another file must not pass for a same-file one
+                stored = StoredLine(-1, written_in[line], -1, line, [], [], {}, 0)
                 fresh.append(Option(text, normalize(text), [Candidate(stored, text, 0, 0.0)]))
         if fresh:
             self._attach_latents(fresh, ctx)

@@ -238,13 +238,17 @@ class TitansStore:
             return int(self._conn.execute("SELECT COUNT(*) FROM titans_episodes").fetchone()[0])
 
     def texts(self, ids: Iterable[int]) -> dict[int, str]:
+        return {i: text for i, (text, _) in self.lines(ids).items()}
+
+    def lines(self, ids: Iterable[int]) -> dict[int, tuple[str, str | None]]:
+        """Episode id -> (the line the user wrote, the file they wrote it in, if known)."""
         ids = [int(i) for i in ids]
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         with self._lock:
-            rows = self._conn.execute(f"SELECT id, text FROM titans_episodes WHERE id IN ({marks})", ids)
-            return dict(rows.fetchall())
+            rows = self._conn.execute(f"SELECT id, text, file FROM titans_episodes WHERE id IN ({marks})", ids)
+            return {i: (text, file) for i, text, file in rows.fetchall()}
 
     def stats(self, bins: int = 10, top: int = 5) -> TitansStats:
         with self._lock:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from assistant.features import INDEX
 from assistant.runtime import open_runtime
 from assistant.types import CompletionRequest
 from assistant.verify import bank_differences, verify_workspace
@@ -218,6 +219,8 @@ def test_titans_recalls_a_line_typed_in_a_similar_context(runtime) -> None:
     analysis = assistant.completer.analyse(probe)
     recalled = [o for o in analysis.options if o.recall > 0]
     assert recalled and recalled[0].key == "aled;"
+    assert recalled[0].best.line.path == "src/new.ts"  # typed there, so not a same-file line here
+    assert recalled[0].features[INDEX["same_file"]] == 0.0
     assert assistant.titans_stats().most_accessed[0].access == 1
 
 
