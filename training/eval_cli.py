@@ -125,6 +125,26 @@ def _variant_ranker(settings, checkpoint: Path | None, group: str):  # type: ign
     return settings
 
 
+@command.command("headroom")
+@click.option("--tasks", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The tasks JSONL the run evaluated.")
+@click.option("--corpus", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The corpus folder of that run.")
+@click.option("--predictions", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Per-task rows written by `shutka eval --predictions`.")
+def headroom_command(tasks: Path, corpus: Path, predictions: Path) -> None:
+    """Where a run's misses are: not chosen, one rename away from a visible line (and where the new
+    name could come from), or no visible line close."""
+    from training.completion_eval.headroom import CLASSES, classify
+    from training.completion_eval.tasks import load_tasks
+
+    counts, _ = classify(load_tasks(tasks), predictions, corpus)
+    total = sum(counts.values())
+    for cls in CLASSES:
+        click.echo(f"{counts[cls]:5d}  {100.0 * counts[cls] / max(1, total):5.1f} %  {cls}")
+    click.echo(f"{total:5d}  tasks")
+
+
 def _register_suites() -> None:
     try:
         from training.evaluation.suites import suite_command
