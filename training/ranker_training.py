@@ -44,14 +44,16 @@ def save_examples(path: Path, examples: list[RankingExample], packages: list[str
 
 
 def load_examples(path: Path) -> tuple[list[RankingExample], list[str]]:
-    data = np.load(path, allow_pickle=False)
-    if data["features"].shape[1] != len(FEATURES) or data["task"].shape[1] != len(TASK_FEATURES):
+    with np.load(path, allow_pickle=False) as data:  # each data[key] decompresses the array again: once each
+        features, tasks, golds = data["features"], data["task"], data["gold"]
+        counts, packages = data["counts"], data["packages"]
+    if features.shape[1] != len(FEATURES) or tasks.shape[1] != len(TASK_FEATURES):
         raise click.ClickException(f"{path}: examples were computed for other features; collect them again")
     out, start = [], 0
-    for n, task, gold in zip(data["counts"], data["task"], data["gold"], strict=True):
-        out.append(RankingExample(data["features"][start : start + n], task, int(gold)))
+    for n, task, gold in zip(counts, tasks, golds, strict=True):
+        out.append(RankingExample(features[start : start + n], task, int(gold)))
         start += n
-    return out, [str(p) for p in data["packages"]]
+    return out, [str(p) for p in packages]
 
 
 def files_seen_by(config: str, corpus: Path) -> dict[str, frozenset[str]]:
