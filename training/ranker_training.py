@@ -9,9 +9,9 @@
    online Titans learning on (the user's lines are written after each task, file by file), so every
    signal, the memory's included, appears as it will at completion time.
 2. The examples (options' features, task features, index of the right option) are cached as .npz.
-3. A listwise ranker is fitted on most packages and calibrated (temperature) on held-out ones; one
-   variant per ablation group is fitted with that group's features zeroed, so `shutka eval --no-…`
-   measures a ranker that never relied on the missing signal.
+3. A listwise ranker (five seeds, averaged into one) is fitted on most packages and calibrated
+   (temperature) on held-out ones; one variant per ablation group is fitted with that group's
+   features zeroed, so `shutka eval --no-…` measures a ranker that never relied on the missing signal.
 """
 
 from __future__ import annotations
@@ -113,13 +113,13 @@ def split_examples(examples: list[RankingExample], owners: list[str], valid: str
 def fit_all(examples: list[RankingExample], owners: list[str], valid_spec: str
             ) -> tuple[Ranker, dict[str, Ranker], dict[str, float]]:
     train, valid = split_examples(examples, owners, valid_spec)
-    main = Ranker.fit(train, valid)
+    main = Ranker.fit_ensemble(train, valid)
     variants = {}
     for group in VARIANTS:
         def drop(es: list[RankingExample], g: str = group) -> list[RankingExample]:
             return [RankingExample(ablate(e.features, (g,)) if len(e.features) else e.features, e.task, e.gold)
                     for e in es]
-        variants[group] = Ranker.fit(drop(train), drop(valid))
+        variants[group] = Ranker.fit_ensemble(drop(train), drop(valid))
     report = {"train_tasks": len(train), "valid_tasks": len(valid),
               "valid_top1": _top1(main, valid), "valid_oracle": _oracle(valid),
               **{f"valid_top1_no_{g}": _top1(r, [RankingExample(ablate(e.features, (g,)) if len(e.features) else
@@ -157,7 +157,7 @@ def variant_path(path: Path, group: str) -> Path:
 @click.option("--valid", default="fraction:0.2", show_default=True,
               help="Held out to calibrate and report: comma-separated packages, or fraction:F of each package's files.")
 @click.option("--files", default=150, show_default=True, help="Files sampled per package.")
-@click.option("--lines", default=12, show_default=True,
+@click.option("--lines", default=24, show_default=True,
               help="Lines sampled per file (more examples, a ranker that varies less between runs).")
 @click.option("--files-per-dir", default=12, show_default=True, help="Files sampled per folder at most.")
 @click.option("--seed", default=0, show_default=True)
