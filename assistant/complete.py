@@ -355,8 +355,7 @@ class Completer:
         episodes = self.titans.lines(ids)
         texts = {e: text for e, (text, _) in episodes.items()}
         # a line already written above the cursor is a same-file candidate anyway: recalling it as well
-        # counted it twice, and the ranker then repeated the line just written (umd.ts: `export const
-        # operators = _operators;` again and again)
+        # counted it twice, and the ranker then repeated the line just written
         written = {normalize(ln.text) for ln in ctx.before.lines if ln.line_no < ctx.line_no}
         recalled: dict[str, float] = {}
         written_in: dict[str, str] = {}

@@ -142,8 +142,7 @@ def shape_edit(source: StoredLine, continuation: str, typed: str) -> str | None:
             return name
         return rename(name, mapping, stem_map)
 
-    edited = IDENT_RE.sub(one, continuation)
-    return edited
+    return IDENT_RE.sub(one, continuation)
 
 
 Analogy = tuple[tuple[str, ...], tuple[str, ...]]

@@ -33,7 +33,7 @@ PARTIAL_NAMES = 64
 PARTIAL_CANDIDATES = 400
 WINDOW = 4
 SHAPE_SCAN = 2000
-"""Lines of the same shape as the typed text examined per request (the nearest files' first)."""
+"""Lines of the typed text's shape examined per request (the cursor's own file first)."""
 _PREFIX_END = "\U0010ffff"
 _NAME_SLOT = "\x01"
 
