@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.lexical import IDENT_RE, KEYWORDS, StoredLine, tokens
+from assistant.lexical import IDENT_RE, StoredLine, is_name, tokens
 
 MIN_STEM = 3
 NAME_PART_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
@@ -37,14 +37,10 @@ def identifier_map(src: list[str], dst: list[str]) -> dict[str, str]:
     for a, b in zip(src, dst, strict=True):
         if a == b:
             continue
-        if not (_is_name(a) and _is_name(b)) or out.get(a, b) != b:
+        if not (is_name(a) and is_name(b)) or out.get(a, b) != b:
             return {}
         out[a] = b
     return out
-
-
-def _is_name(tok: str) -> bool:
-    return bool(IDENT_RE.fullmatch(tok)) and tok not in KEYWORDS
 
 
 def stems(mapping: dict[str, str]) -> dict[str, str]:
@@ -126,10 +122,10 @@ def shape_edit(source: StoredLine, continuation: str, typed: str) -> str | None:
     member (`const next = await iterator.next();` for `const result` -> ` = await iterator.next();`);
     inside a string it is (`RadioCard.displayName = `${PREFIX}.RadioCard`;`)."""
     head = source.text[: len(source.text) - len(continuation)]
-    mapping = identifier_map(tokens(head), tokens(typed.strip()))
+    head_toks = tokens(head)
+    mapping = identifier_map(head_toks, tokens(typed.strip()))
     if not mapping:
         return None
-    head_toks = tokens(head)
     members = {a for a in mapping if any(t == a and i and head_toks[i - 1] in (".", "?.")
                                          for i, t in enumerate(head_toks))}
     stem_map = stems(mapping)

@@ -47,10 +47,15 @@ def identifiers(text: str) -> list[str]:
     return [t for t in IDENT_RE.findall(text) if t not in KEYWORDS]
 
 
+def is_name(tok: str) -> bool:
+    """Whether a token is an identifier that is not a keyword."""
+    return bool(IDENT_RE.fullmatch(tok)) and tok not in KEYWORDS
+
+
 def shape(toks: list[str]) -> str:
-    """A token list with every name (identifier, not keyword) replaced by one slot: lines of one shape
-    say the same thing about different names. Each token ends with NUL, so shapes compare by prefix."""
-    return "".join((_NAME_SLOT if IDENT_RE.fullmatch(t) and t not in KEYWORDS else t) + "\0" for t in toks)
+    """A token list with every name replaced by one slot: lines of one shape say the same thing about
+    different names. Each token ends with NUL, so shapes compare by prefix."""
+    return "".join((_NAME_SLOT if is_name(t) else t) + "\0" for t in toks)
 
 
 def normalize(text: str) -> str:
