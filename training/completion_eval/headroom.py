@@ -11,16 +11,37 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.hoprag import defined_names
-from assistant.lexical import IDENT_RE, KEYWORDS, tokens
+from assistant.lexical import is_name, tokens
 from training.completion_eval.tasks import Task, package_folders, read_text, source_files
 
 CLASSES = ("exact", "right line among the candidates, not chosen",
            "one rename away: a name typed on the line", "one rename away: a name visible above",
            "one rename away: a name defined in another file", "one rename away: a name seen nowhere",
            "no visible line one rename away")
+
+
+@dataclass(slots=True)
+class _Package:
+    """A package's files read once: each file's distinct lines as token lists, by token count, and
+    the names each file defines."""
+
+    lines: dict[int, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)
+    """token count -> [(file, tokens of one distinct line of it)]"""
+    defines: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, folder: Path) -> _Package:
+        pkg = cls()
+        for rel in source_files(folder):
+            text = read_text(folder / rel)
+            pkg.defines[rel] = defined_names(text)
+            for toks in {tuple(tokens(ln)) for ln in text.splitlines()}:
+                pkg.lines.setdefault(len(toks), []).append((rel, toks))
+        return pkg
 
 
 def classify(tasks: list[Task], predictions: Path, corpus: Path) -> tuple[Counter, dict[str, str]]:
@@ -32,7 +53,7 @@ def classify(tasks: list[Task], predictions: Path, corpus: Path) -> tuple[Counte
                 row = json.loads(raw)
                 rows[row["id"]] = row
     folders = package_folders(corpus)
-    files: dict[str, dict[str, str]] = {}
+    packages: dict[str, _Package] = {}
     counts: Counter = Counter()
     classes: dict[str, str] = {}
     for t in tasks:
@@ -44,44 +65,32 @@ def classify(tasks: list[Task], predictions: Path, corpus: Path) -> tuple[Counte
         elif row.get("oracle"):
             cls = CLASSES[1]
         else:
-            if t.package not in files:
-                folder = folders[t.package]
-                files[t.package] = {rel: read_text(folder / rel) for rel in source_files(folder)}
-            cls = _rename_class(t, files[t.package])
+            if t.package not in packages:
+                packages[t.package] = _Package.read(folders[t.package])
+            cls = _rename_class(t, packages[t.package])
         counts[cls] += 1
         classes[t.id] = cls
     return counts, classes
 
 
-def _rename_class(t: Task, files: dict[str, str]) -> str:
-    wanted = tokens((t.cursor_prefix + t.target).strip())
-    others = {rel: text for rel, text in files.items() if rel != t.file}
-    lines = {ln.strip() for text in others.values() for ln in text.splitlines()}
-    lines |= {ln.strip() for ln in t.prefix.splitlines()}
+def _rename_class(t: Task, pkg: _Package) -> str:
+    wanted = tuple(tokens((t.cursor_prefix + t.target).strip()))
+    same_length = {toks for rel, toks in pkg.lines.get(len(wanted), []) if rel != t.file}
+    same_length |= {toks for ln in t.prefix.splitlines() if len(toks := tuple(tokens(ln))) == len(wanted)}
     typed, above = set(tokens(t.cursor_prefix)), set(tokens(t.prefix))
-    elsewhere: set[str] | None = None
     best = len(CLASSES) - 1
-    for line in lines:
-        toks = tokens(line)
-        if len(toks) != len(wanted):
-            continue
+    for toks in same_length:
         pairs = {(a, b) for a, b in zip(toks, wanted, strict=True) if a != b}
         if len(pairs) != 1:
             continue
         (old, new), = pairs
-        if not (_is_name(old) and _is_name(new)):
+        if not (is_name(old) and is_name(new)):
             continue
         if new in typed:
             rank = 2
         elif new in above:
             rank = 3
         else:
-            if elsewhere is None:
-                elsewhere = set().union(*(defined_names(text) for text in others.values()))
-            rank = 4 if new in elsewhere else 5
+            rank = 4 if any(new in names for rel, names in pkg.defines.items() if rel != t.file) else 5
         best = min(best, rank)
     return CLASSES[best]
-
-
-def _is_name(tok: str) -> bool:
-    return bool(IDENT_RE.fullmatch(tok)) and tok not in KEYWORDS
