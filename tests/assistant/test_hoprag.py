@@ -7,6 +7,7 @@ from pathlib import Path
 from assistant.complete import Switches
 from assistant.hoprag import defined_names
 from assistant.types import CompletionRequest
+from tests.conftest import write_workspace
 
 
 def test_defined_names_are_members_not_every_mention() -> None:
@@ -36,9 +37,7 @@ def test_sibling_file_analogy_edit_needs_the_graph_for_a_name_not_seen_here(tmp_
                                                                             tiny_checkpoint: Path) -> None:
     from assistant.runtime import open_runtime
 
-    for rel, text in SIBLINGS.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
+    write_workspace(tmp_path, SIBLINGS)
     typed = "  const className = join"
     text = SIBLINGS["src/switchCard.ts"] + typed
     request = CompletionRequest(text, 3, len(typed), "src/switchCard.ts")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from assistant.complete import Switches
 from assistant.types import CompletionRequest
+from tests.conftest import write_workspace
 
 FILES = {
     "src/pool.ts": ("export class Pool {\n  maxTimeMS: number;\n  constructor(maxTimeMS: number) {\n"
@@ -18,9 +19,7 @@ def test_a_typed_new_name_gets_the_continuation_of_a_line_of_its_shape(tmp_path:
                                                                        tiny_checkpoint: Path) -> None:
     from assistant.runtime import open_runtime
 
-    for rel, text in FILES.items():
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(text)
+    write_workspace(tmp_path, FILES)
     typed = "    this.timeoutMS"
     request = CompletionRequest(FILES["src/cursor.ts"] + typed, 3, len(typed), "src/cursor.ts")
     with open_runtime(tmp_path, checkpoint=tiny_checkpoint, sync=True) as rt:

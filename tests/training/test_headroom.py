@@ -7,6 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from tests.training.helpers import write_jsonl
 from training.completion_eval.headroom import CLASSES, classify
 from training.completion_eval.tasks import load_tasks
 from training.eval_cli import command
@@ -34,9 +35,9 @@ def test_misses_are_classified_by_where_the_right_line_could_come_from(tmp_path:
     tasks = [_task(1, "", "  pool", ".fill();"), _task(2, "", "  pool", ".fill();"),
              _task(3, "", "  this.timeoutMS", " = timeoutMS;"), _task(4, "", "  pool", ".drain();"),
              _task(5, "", "  return", " 42;")]
-    (tmp_path / "tasks.jsonl").write_text("".join(json.dumps(t) + "\n" for t in tasks))
+    write_jsonl(tmp_path / "tasks.jsonl", tasks)
     rows = [_row(1, 1.0, True), _row(2, 0.0, True), _row(3, 0.0, False), _row(4, 0.0, False), _row(5, 0.0, False)]
-    (tmp_path / "pred.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_jsonl(tmp_path / "pred.jsonl", rows)
 
     counts, classes = classify(load_tasks(tmp_path / "tasks.jsonl"), tmp_path / "pred.jsonl", tmp_path / "corpus")
     assert classes == {"t1": CLASSES[0], "t2": CLASSES[1], "t3": CLASSES[2], "t4": CLASSES[4], "t5": CLASSES[6]}
