@@ -30,7 +30,14 @@ from assistant.bank import MemoryBank
 from assistant.config import CompletionConfig
 from assistant.context import ContextBuilder, CursorContext
 from assistant.decoding import CURSOR_TOKENS, OptionDecoder
-from assistant.edit import analogy_renames, edit_candidate, file_analogy, shape_edit
+from assistant.edit import (
+    analogy_renames,
+    edit_candidate,
+    file_analogy,
+    made_names,
+    new_module_specifiers,
+    shape_edit,
+)
 from assistant.encoding import LatentEncoder
 from assistant.features import Option, ablate, group_options, lexical_features, model_features, task_features
 from assistant.hoprag import HopResult, HopRetriever
@@ -99,11 +106,13 @@ class Completer:
     def __init__(self, model: UltraEfficientTextJEPA, tokenizer: TypeScriptTokenizer, encoder: LatentEncoder,
                  bank: MemoryBank, lines: LineStore, hops: HopRetriever, ranker: Ranker,
                  config: CompletionConfig, titans: TitansStore | None = None,
-                 imports_of: Callable[[str], list[str]] | None = None) -> None:
+                 imports_of: Callable[[str], list[str]] | None = None,
+                 specifier_resolves: Callable[[str, str], bool] | None = None) -> None:
         self.model, self.tokenizer, self.encoder = model, tokenizer, encoder
         self.bank, self.lines, self.hops, self.ranker = bank, lines, hops, ranker
         self.config, self.titans = config, titans
         self.imports_of = imports_of or (lambda path: [])
+        self.specifier_resolves = specifier_resolves or (lambda path, spec: False)
         self.contexts = ContextBuilder()
         self.decoder = OptionDecoder(model, tokenizer, config)
         self.latents = LineLatents(bank, encoder)
@@ -253,7 +262,7 @@ class Completer:
                 continue
             text, _ = edited
             key = normalize(text)
-            if key and key not in known:
+            if key and key not in known and self._sound(ctx, src.line.text, text):
                 known.add(key)
                 out.append(Option(text, key, [Candidate(src.line, text, src.level, src.bm25)], kind="copy_edit"))
         return out
@@ -272,7 +281,7 @@ class Completer:
                 continue
             for text, made in analogy_renames(opt.text, analogy, ctx.cursor_prefix):
                 key = normalize(text)
-                if key in known:
+                if key in known or not self._sound(ctx, src.line.text, text):
                     continue
                 unseen = [n for n in made if n not in ctx.scope]
                 if not unseen or (graph and self.hops.defined_elsewhere(unseen, ctx.path)):
@@ -294,7 +303,7 @@ class Completer:
         for c in sorted(cands, key=lambda c: -c.bm25):
             text = shape_edit(c.line, c.continuation, ctx.cursor_prefix)
             key = normalize(text) if text is not None else ""
-            if not key or key in known:
+            if not key or key in known or not self._sound(ctx, c.line.text, text):  # type: ignore[arg-type]
                 continue
             known.add(key)
             out.append(Option(text, key, [Candidate(c.line, text, c.level, c.bm25)], kind="copy_edit",  # type: ignore[arg-type]
@@ -302,6 +311,16 @@ class Completer:
             if len(out) >= SHAPE_TOP:
                 break
         return out
+
+    def _sound(self, ctx: CursorContext, source: str, edited: str) -> bool:
+        """The line an edit makes (typed text + `edited`) may differ from its `source` line only by whole
+        names that exist — visible above the cursor or written in another file, never a fragment being
+        typed (`f` of `import { f` as a name, `F` in a path) — and by import paths that resolve."""
+        line = ctx.cursor_prefix + edited
+        for name in made_names(source, line):
+            if name not in ctx.scope and not self.lines.written_elsewhere(name, ctx.path):
+                return False
+        return all(self.specifier_resolves(ctx.path, spec) for spec in new_module_specifiers(source, line))
 
     def _previous_line(self, line: StoredLine, ctx: CursorContext) -> StoredLine | None:
         fl = ctx.before if line.path == ctx.path else self.lines.file(line.path)

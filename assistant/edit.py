@@ -26,6 +26,25 @@ NAME_PART_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 FILE_ROLE_RE = re.compile(r"\.(test|spec|stories|d)$")
 ANALOGY_WORDS = 3
 """At most this many differing words on each side of a file-name analogy."""
+MODULE_SPECIFIER_RE = re.compile(r"""(?:\bfrom|\bimport|\brequire\s*\(|\bimport\s*\()\s*(['"])([^'"\n]*)\1""")
+
+
+def made_names(original: str, edited: str) -> list[str]:
+    """Identifiers of `edited` (strings included, import paths not: `new_module_specifiers` judges those)
+    that `original` does not contain: the names an edit wrote."""
+    before = set(IDENT_RE.findall(_without_specifiers(original)))
+    return list(dict.fromkeys(n for n in IDENT_RE.findall(_without_specifiers(edited)) if n not in before))
+
+
+def _without_specifiers(line: str) -> str:
+    return MODULE_SPECIFIER_RE.sub(lambda m: m.group()[: m.start(2) - m.start()], line)
+
+
+def new_module_specifiers(original: str, edited: str) -> list[str]:
+    """Module specifiers (`from "…"`, `import("…")`, `require("…")`) of `edited` that `original` does not
+    have: the import paths an edit rewrote."""
+    before = {m.group(2) for m in MODULE_SPECIFIER_RE.finditer(original)}
+    return [m.group(2) for m in MODULE_SPECIFIER_RE.finditer(edited) if m.group(2) not in before]
 
 
 def identifier_map(src: list[str], dst: list[str]) -> dict[str, str]:

@@ -380,6 +380,11 @@ class LineStore:
                     score += wt * tf * (K1 + 1) / (tf + norm_len)
             c.bm25 = score
 
+    def written_elsewhere(self, name: str, path: str) -> bool:
+        """Whether some indexed line of a file other than `path` contains the token `name`."""
+        with self._lock:
+            return any(self._by_gid[g].path != path for g in self._tok_lines.get(name, ()) if g in self._by_gid)
+
     def lines_of(self, path: str) -> Iterator[StoredLine]:
         fl = self._files.get(path)
         return iter(fl.lines if fl else ())

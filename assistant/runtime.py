@@ -177,7 +177,8 @@ def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike
     hops = HopRetriever(idx.graph, bank)
     ranker = load_ranker(workspace, ckpt)
     completer = Completer(ckpt.model, ckpt.tokenizer, encoder, bank, lines, hops, ranker, completion_config,
-                          titans, imports_of=lambda p: idx.graph().imports_of(p))
+                          titans, imports_of=lambda p: idx.graph().imports_of(p),
+                          specifier_resolves=lambda p, spec: idx.graph().specifier_resolves(p, spec))
     name = ckpt.path.name if ckpt.path else "model"
     assistant = Assistant(workspace, idx, bank, encoder, completer, hook, lines, titans, name)
     assistant.refresh()  # fills the line store from the catalog (what the last session indexed)

@@ -89,6 +89,7 @@ class SymbolGraph:
     def _reset_caches(self) -> None:
         self._imports: dict[str, tuple[str, ...]] = {}
         self._importers: dict[str, set[str]] | None = None
+        self._specifiers: set[str] | None = None
         self._out: dict[str, tuple[Edge, ...]] = {}
         self._in: dict[str, tuple[Edge, ...]] = {}
 
@@ -224,6 +225,18 @@ class SymbolGraph:
                     found[target] = None
             cached = self._imports[path] = tuple(found)
         return cached
+
+    def specifier_resolves(self, from_path: str, specifier: str) -> bool:
+        """Whether an import of `specifier` written in `from_path` names something real: a workspace file
+        (relative path, tsconfig paths, node_modules), or a package another file of the workspace imports."""
+        with self._lock:
+            if self._resolver.resolve(from_path, specifier) is not None:
+                return True
+            if specifier.startswith((".", "/")):
+                return False
+            if self._specifiers is None:
+                self._specifiers = {s for facts in self._files.values() for s in facts.specifiers}
+            return specifier in self._specifiers
 
     def importers_of(self, path: str) -> list[str]:
         """Files that import `path`."""
