@@ -8,7 +8,7 @@ reporting requests/s and latency percentiles per concurrency level.
 
 Prompts are cursors in the workspace's own TypeScript files (a seeded random line and column: the
 code before it is the prompt, the code after it the suffix), sent to `POST /v1/completions` with the
-file's path, so the engine does the work an editor would ask of it. Needs `httpx` (the dev extra).
+file's path, so the engine does the work an editor would ask of it. Uses `httpx` (a runtime dependency).
 """
 
 from __future__ import annotations
