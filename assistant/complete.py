@@ -17,6 +17,7 @@ and ranker training; `complete` is the bounded, fast path the surfaces call.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
@@ -35,13 +36,14 @@ from assistant.edit import (
     edit_candidate,
     file_analogy,
     made_names,
+    name_parts,
     new_module_specifiers,
     shape_edit,
 )
 from assistant.encoding import LatentEncoder
 from assistant.features import Option, ablate, group_options, lexical_features, model_features, task_features
 from assistant.hoprag import HopResult, HopRetriever
-from assistant.lexical import Candidate, LineStore, StoredLine, identifiers, normalize
+from assistant.lexical import Candidate, LineStore, StoredLine, identifiers, is_name, normalize
 from assistant.line_latents import LineLatents
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.multiline import finish
@@ -53,6 +55,7 @@ from assistant.types import Completion, CompletionRequest, CompletionResult, Exp
 
 log = logging.getLogger(__name__)
 
+TRAILING_NAME_RE = re.compile(r"[A-Za-z_$][\w$]*$")
 CONTEXT_CHARS = 6000
 """Characters of the prefix tokenized per request (then cut to the model's window)."""
 NEAR_LINES = 3
@@ -313,14 +316,43 @@ class Completer:
         return out
 
     def _sound(self, ctx: CursorContext, source: str, edited: str) -> bool:
-        """The line an edit makes (typed text + `edited`) may differ from its `source` line only by whole
-        names that exist — visible above the cursor or written in another file, never a fragment being
-        typed (`f` of `import { f` as a name, `F` in a path) — and by import paths that resolve."""
+        """Whether the line an edit makes (typed text + `edited`) differs from its `source` line only by
+        whole names and by import paths that resolve.
+
+        A name it writes must be visible above the cursor, typed on the line, written in another file, or
+        made of word parts of those names and of the source's (`IntervalProvider` with `ClearTimeoutFunction`
+        above -> `TimeoutProvider`). The word the cursor is in, when it is no known name but a longer one
+        starts with it (`f` of `import { f`), is a fragment, never a name: neither written as one nor a
+        source of parts."""
         line = ctx.cursor_prefix + edited
-        for name in made_names(source, line):
-            if name not in ctx.scope and not self.lines.written_elsewhere(name, ctx.path):
-                return False
+        made = made_names(source, line)
+        if made:
+            fragment = self._fragment(ctx)
+            typed = set(identifiers(ctx.cursor_prefix)) - {fragment}
+            parts: set[str] | None = None
+            for name in made:
+                if name == fragment:
+                    return False
+                if name in ctx.scope or name in typed or self.lines.written_elsewhere(name, ctx.path):
+                    continue
+                if parts is None:
+                    parts = {p for n in (*ctx.scope, *typed, *identifiers(source)) for p in name_parts(n)}
+                if not all(p in parts for p in name_parts(name)):
+                    return False
         return all(self.specifier_resolves(ctx.path, spec) for spec in new_module_specifiers(source, line))
+
+    def _fragment(self, ctx: CursorContext) -> str | None:
+        """The identifier the cursor is inside of, when it looks unfinished: no name of that spelling is
+        visible here or written in another file, but a longer one starts with it."""
+        m = TRAILING_NAME_RE.search(ctx.cursor_prefix)
+        if m is None or not is_name(m.group()):
+            return None
+        word = m.group()
+        if word in ctx.scope or self.lines.written_elsewhere(word, ctx.path):
+            return None
+        if self.lines.extends(word) or any(n != word and n.startswith(word) for n in ctx.scope):
+            return word
+        return None
 
     def _previous_line(self, line: StoredLine, ctx: CursorContext) -> StoredLine | None:
         fl = ctx.before if line.path == ctx.path else self.lines.file(line.path)

@@ -36,6 +36,12 @@ def made_names(original: str, edited: str) -> list[str]:
     return list(dict.fromkeys(n for n in IDENT_RE.findall(_without_specifiers(edited)) if n not in before))
 
 
+def name_parts(name: str) -> list[str]:
+    """camelCase / PascalCase / snake_case word parts of a name, lower case: `ClearTimeoutFunction` ->
+    clear, timeout, function."""
+    return [p.lower() for p in NAME_PART_RE.findall(name)]
+
+
 def _without_specifiers(line: str) -> str:
     return MODULE_SPECIFIER_RE.sub(lambda m: m.group()[: m.start(2) - m.start()], line)
 

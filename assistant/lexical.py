@@ -380,6 +380,11 @@ class LineStore:
                     score += wt * tf * (K1 + 1) / (tf + norm_len)
             c.bm25 = score
 
+    def extends(self, prefix: str) -> bool:
+        """Whether some indexed identifier is longer than `prefix` and starts with it."""
+        with self._lock:
+            return any(name != prefix for name in itertools.islice(self._tokens.irange(prefix, prefix + _PREFIX_END), 2))
+
     def written_elsewhere(self, name: str, path: str) -> bool:
         """Whether some indexed line of a file other than `path` contains the token `name`."""
         with self._lock:
