@@ -1,4 +1,5 @@
-"""Checkpoints: one safetensors file holding the weights, the ModelConfig, the tokenizer and its digest.
+"""Checkpoints: one safetensors file holding the weights, the ModelConfig, the tokenizer and its digest,
+and the training run's serving defaults (`[completion]` gate, HopRAG and Titans switches).
 
 Nothing is ever unpickled. Three weight formats:
   fp32     trainable float weights (training resumes from these)
@@ -14,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from assistant.config import ModelConfig
+from assistant.config import CompletionConfig, ModelConfig, TrainingConfig
 from assistant.errors import CheckpointCorrupt, CheckpointMismatch
 from assistant.home import shutka_home
 from assistant.model.jepa import UltraEfficientTextJEPA
@@ -51,6 +53,9 @@ class Checkpoint:
     """Identifies these exact weights (the bank records it to never mix latents of two models)."""
     path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    serving: dict[str, Any] = field(default_factory=dict)
+    """`[completion]` defaults of the training run (`TrainingConfig.serving_defaults`): what the model
+    serves with where the workspace does not set its own (`CompletionConfig.over`). Empty: none stored."""
 
 
 def _dedupe_shared(state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -67,8 +72,13 @@ def _dedupe_shared(state: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def save_checkpoint(path: str | os.PathLike[str], model: UltraEfficientTextJEPA, tokenizer: TypeScriptTokenizer,
-                    *, weight_format: WeightFormat = "fp32", extra: dict[str, Any] | None = None) -> Path:
-    """Write atomically (temp file + rename). `int8`/`ternary` store the inference export."""
+                    *, weight_format: WeightFormat = "fp32", extra: dict[str, Any] | None = None,
+                    serving: TrainingConfig | Mapping[str, Any] | None = None) -> Path:
+    """Write atomically (temp file + rename). `int8`/`ternary` store the inference export.
+
+    `serving`: the run's TrainingConfig (or `Checkpoint.serving` of the checkpoint this one is made
+    from): its gate, HopRAG and Titans switches become the model's `[completion]` defaults."""
+    serving_json = _serving_json(serving)
     if tokenizer.vocab_size != model.config.vocab_size:
         raise CheckpointMismatch(f"vocab_size: model has {model.config.vocab_size}, "
                                  f"tokenizer has {tokenizer.vocab_size}")
@@ -105,6 +115,8 @@ def save_checkpoint(path: str | os.PathLike[str], model: UltraEfficientTextJEPA,
         "int8_embeddings": json.dumps(embeddings),
         "extra": json.dumps(extra or {}),
     }
+    if serving_json is not None:
+        metadata["serving"] = serving_json
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -185,7 +197,40 @@ def load_checkpoint(path: str | os.PathLike[str], *, expect: ModelConfig | None 
     model.train(for_training)
     digest = file_digest(p)
     extra = json.loads(meta.get("extra", "{}"))
-    return Checkpoint(model, tokenizer, config, weight_format, digest, p, extra)
+    return Checkpoint(model, tokenizer, config, weight_format, digest, p, extra, _read_serving(p, meta))
+
+
+def _serving_json(serving: TrainingConfig | Mapping[str, Any] | None) -> str | None:
+    """Serving defaults as stored (None: nothing to store); CheckpointMismatch for a key that is not
+    in `[completion]` or a value it refuses."""
+    if serving is None:
+        return None
+    values = serving.serving_defaults() if isinstance(serving, TrainingConfig) else dict(serving)
+    if not values:
+        return None
+    unknown = sorted(set(values) - set(CompletionConfig.model_fields))
+    if unknown:
+        raise CheckpointMismatch(f"serving: {unknown} are not [completion] keys")
+    try:
+        CompletionConfig.model_validate(values)
+    except ValidationError as exc:
+        raise CheckpointMismatch(f"serving: {exc}") from exc
+    return json.dumps(values, sort_keys=True)
+
+
+def _read_serving(path: Path, meta: dict[str, str]) -> dict[str, Any]:
+    """The stored serving defaults this Shutka knows (a newer one's extra keys are left out)."""
+    if "serving" not in meta:
+        return {}
+    try:
+        values = json.loads(meta["serving"])
+        if not isinstance(values, dict):
+            raise ValueError("not a JSON object")
+        known = {key: value for key, value in values.items() if key in CompletionConfig.model_fields}
+        CompletionConfig.model_validate(known)
+    except ValueError as exc:  # JSON and pydantic errors alike
+        raise CheckpointCorrupt(f"{path}: stored serving defaults are invalid ({exc})") from exc
+    return known
 
 
 def _compare_configs(path: Path, expect: ModelConfig, got: ModelConfig) -> None:
@@ -252,6 +297,11 @@ def resolve_checkpoint(path: str | os.PathLike[str] | None = None) -> Path:
         explicit.append((Path(os.environ[ENV_CHECKPOINT]), f" (from ${ENV_CHECKPOINT})"))
     if explicit:
         chosen, origin = explicit[0]
+        if chosen.is_dir():
+            inside = sorted(p.name for p in chosen.glob("*.safetensors") if ".ranker" not in p.name)
+            example = chosen / (inside[0] if inside else DEFAULT_CHECKPOINT_NAME)
+            raise CheckpointCorrupt(f"{chosen}: is a directory{origin}, not a checkpoint: pass the checkpoint file "
+                                    f"itself, one .safetensors file written by `shutka train` (e.g. {example})")
         if not chosen.is_file():
             raise CheckpointCorrupt(f"{chosen}: checkpoint not found{origin}")
         return chosen

@@ -52,6 +52,7 @@ from assistant.sync_hook import LINE_HASH_PREFIX
 from assistant.titans_store import TitansStore
 from assistant.tokenizer import TypeScriptTokenizer
 from assistant.types import Completion, CompletionRequest, CompletionResult, Explanation, ScoredCandidate
+from indexer.secrets import has_mask
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class Completer:
         self.config, self.titans = config, titans
         self.imports_of = imports_of or (lambda path: [])
         self.specifier_resolves = specifier_resolves or (lambda path, spec: False)
-        self.contexts = ContextBuilder()
+        self.contexts = ContextBuilder(lines.window)  # query window = stored lines' ([completion] context_lines)
         self.decoder = OptionDecoder(model, tokenizer, config)
         self.latents = LineLatents(bank, encoder)
         self.switches = Switches(hoprag=config.use_hoprag, titans=config.use_titans and model.titans is not None,
@@ -144,6 +145,8 @@ class Completer:
                     continue
             if len(items) < limit:
                 text = finish(analysis.ctx, opt, request.multiline, self.lines)
+                if has_mask(text):  # a following line held a masked secret: never offered
+                    continue
                 items.append(Completion(text, round(p, 4), opt.source, opt.kind, shown))  # type: ignore[arg-type]
         latency = (time.perf_counter() - t0) * 1000
         return CompletionResult(tuple(items), uuid.uuid4().hex[:12], latency, hidden, threshold)
@@ -235,6 +238,7 @@ class Completer:
                 torch.set_num_threads(previous)
 
         t = time.perf_counter()
+        options = [o for o in options if not has_mask(o.text)]  # a masked secret is never offered
         imported = frozenset(self.imports_of(ctx.path)) if sw.hoprag else frozenset()
         lexical_features(options, ctx.path, ctx.line_no, ctx.scope, hop.known, imported, hop.files, identifiers)
         model_features(options)
@@ -486,8 +490,8 @@ class Completer:
 
     def learn(self, request: CompletionRequest, written_line: str) -> tuple[int, float]:
         """The user finished the cursor's line as `written_line`: write that association into the
-        Titans memory (surprise-gated). -> (episodes kept, surprise)."""
-        if self.titans is None or not written_line.strip():
+        Titans memory (surprise-gated; nothing with `[completion] use_titans` off). -> (episodes kept, surprise)."""
+        if self.titans is None or not self.config.use_titans or not written_line.strip() or has_mask(written_line):
             return 0, 0.0
         ctx = self.contexts.build(request, False, self.config.max_document_bytes)
         with self._model_lock, torch.inference_mode():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self, TextIO
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from assistant.model.sizes import MODEL_SIZES, SizeName
 from indexer.errors import ConfigError
-from indexer.workspace import format_validation_error
+from indexer.workspace import Workspace, format_validation_error, user_only, user_section
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
@@ -131,10 +132,29 @@ def loss_chunk_sequences(seq_len: int) -> int:
     return max(1, LOSS_CHUNK_TOKENS // seq_len)
 
 
+CONFIDENCE_THRESHOLD = 0.4
+"""Default of `miras_confidence_threshold` in `[completion]` and in `TrainingConfig` (which carries it
+to serving): one default, so a checkpoint of a run that never set it serves like no checkpoint value."""
+MAX_HOPS = 2
+"""Default of `hoprag_max_hops`, in both sections likewise."""
+SERVING_KEYS: dict[str, str] = {
+    "use_titans": "use_titans",
+    "use_miras": "use_gate",
+    "miras_confidence_threshold": "miras_confidence_threshold",
+    "use_hoprag": "use_hoprag",
+    "hoprag_max_hops": "hoprag_max_hops",
+}
+"""TrainingConfig field -> the `[completion]` key whose serving default it becomes (see
+`TrainingConfig.serving_defaults`). The other Titans keys (capacity, depth, surprise threshold) are the
+model's own config (`to_model_config`) and travel in the checkpoint with it."""
+
+
 class TrainingConfig(BaseModel):
     """The flags of the Kaggle workflow (`UltraEfficientTextJEPA(**fields)` accepts them too).
 
-    Ranges are checked by `validate()` / `print_validation_report()`, not at construction,
+    The Titans keys shape the model (`to_model_config`); the MIRAS gate and HopRAG keys are what a
+    checkpoint of the run serves with where the workspace's `[completion]` does not set them
+    (`serving_defaults`). Ranges are checked by `validate()` / `print_validation_report()`, not at construction,
     so a report can list every problem at once; unknown keys are rejected immediately."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
@@ -144,25 +164,34 @@ class TrainingConfig(BaseModel):
     use_enhanced_encoder: bool = True
     """EAU complexity estimator with per-request block skipping in the trunk."""
     use_titans: bool = True
-    """Titans test-time memory."""
+    """Titans test-time memory (off: the model has none, so serving neither reads nor writes one)."""
     use_miras: bool = True
-    """MIRAS: configurable attentional bias/retention for Titans and the confidence gate on completions."""
+    """MIRAS: the Titans memory's attentional bias and retention as configured below (off: plain Titans,
+    ℓ2 and decay) and the confidence gate on completions (off: serving defaults to `[completion]
+    use_gate = false`, the best candidates are shown whatever their confidence)."""
     use_hoprag: bool = True
-    """Multi-hop retrieval over the code graph feeds the predictor and the candidate ranker."""
+    """Multi-hop retrieval over the code graph for the predictor and the candidate ranker (serving default
+    of `[completion] use_hoprag`)."""
     titans_capacity: int = 10_000
     """Entries kept in the Titans episodic store."""
     titans_depth: int = 3
     """Layers of the Titans memory MLP."""
     titans_surprise_threshold: float = 0.5
     """Titans writes whose surprise is below this are skipped."""
-    miras_confidence_threshold: float = 0.7
-    """Completions whose calibrated confidence is below this are not shown."""
+    miras_confidence_threshold: float = CONFIDENCE_THRESHOLD
+    """Completions whose calibrated confidence is below this are not shown (serving default of
+    `[completion] miras_confidence_threshold`)."""
     miras_attentional_bias: AttentionalBias = "l2"
-    """Associative loss of the Titans memory."""
+    """Associative loss of the Titans memory (with `use_miras`)."""
     miras_retention: Retention = "decay"
-    """Retention (forgetting) of the Titans memory."""
-    hoprag_max_hops: int = 3
-    """Longest walk over the code graph from a retrieval seed."""
+    """Retention (forgetting) of the Titans memory (with `use_miras`)."""
+    hoprag_max_hops: int = MAX_HOPS
+    """Longest walk over the code graph from a retrieval seed (serving default of `[completion]
+    hoprag_max_hops`)."""
+    memory_bank_dir: str | None = None
+    """Where `model.predictor.memory_bank` of a model built from these flags keeps its files (`auto_save`
+    commits every add/delete there), e.g. /kaggle/working/memory_bank; unset: a temporary directory removed
+    when the bank is closed. Training never writes the bank; a workspace's bank lives in `.shutka/bank/`."""
     gradient_checkpointing: bool = False
     """Recompute trunk blocks in backward (less memory, ~15% more time)."""
     quantization: Literal["none", "bitnet"] = "none"
@@ -187,7 +216,7 @@ class TrainingConfig(BaseModel):
             titans_capacity=self.titans_capacity,
             titans_depth=self.titans_depth,
             titans_surprise_threshold=self.titans_surprise_threshold,
-            miras_attentional_bias=self.miras_attentional_bias,
+            miras_attentional_bias=self.miras_attentional_bias if self.use_miras else "l2",
             miras_retention=self.miras_retention if self.use_miras else "decay",
             gradient_checkpointing=self.gradient_checkpointing,
             quantization=self.quantization,
@@ -195,6 +224,11 @@ class TrainingConfig(BaseModel):
         )
         fields.update(overrides)
         return ModelConfig.from_size(self.model_size, **fields)
+
+    def serving_defaults(self) -> dict[str, Any]:
+        """The `[completion]` values a checkpoint of this run serves with where the workspace does not set
+        them (`save_checkpoint(..., serving=config)`; `CompletionConfig.over`), keyed as in `[completion]`."""
+        return {key: getattr(self, name) for name, key in SERVING_KEYS.items()}
 
     @classmethod
     def from_toml(cls, path: str | Path, section: str | None = "train") -> TrainingConfig:
@@ -244,6 +278,9 @@ class TrainingConfig(BaseModel):
         if self.use_miras and not self.use_titans:
             warnings.append("use_miras configures the Titans memory, but use_titans is off: "
                             "only the MIRAS confidence gate stays active")
+        if not self.use_miras and (self.miras_attentional_bias, self.miras_retention) != ("l2", "decay"):
+            warnings.append("use_miras is off: miras_attentional_bias and miras_retention are ignored "
+                            "(the memory is plain Titans: l2, decay)")
         if self.hoprag_max_hops == 0 and self.use_hoprag:
             warnings.append("use_hoprag is on but hoprag_max_hops = 0: retrieval will not walk the graph")
         if self.miras_confidence_threshold > 0.95:
@@ -336,20 +373,24 @@ class BankConfig(BaseModel):
 
 
 class CompletionConfig(BaseModel):
-    """`[completion]`: the completion engine's switches and budgets."""
+    """`[completion]`: the completion engine's switches and budgets.
+
+    The gate, HopRAG and Titans switches a workspace does not set come from the checkpoint (the training
+    run's `TrainingConfig`, see `over`), then from the defaults here."""
 
     model_config = _FROZEN
 
-    miras_confidence_threshold: float = Field(0.4, ge=0.0, le=1.0)
+    miras_confidence_threshold: float = Field(CONFIDENCE_THRESHOLD, ge=0.0, le=1.0)
     """Completions below this calibrated confidence are not shown (silence beats a wrong line)."""
     use_gate: bool = True
-    """Apply the confidence gate (off: always show the best candidate)."""
+    """Apply the confidence gate (off: the best candidates are returned whatever their confidence)."""
     use_hoprag: bool = True
     """Cross-file context from the code graph."""
-    hoprag_max_hops: int = Field(2, ge=0, le=10)
+    hoprag_max_hops: int = Field(MAX_HOPS, ge=0, le=10)
     """Longest walk over the code graph."""
     use_titans: bool = True
-    """Read the Titans memory and write what the user actually typed."""
+    """Read the Titans memory and write what the user actually typed (off: neither; a model trained
+    without Titans has none to use)."""
     use_decoding: bool = True
     """Score candidates with the model (off: retrieval features only)."""
     quantized: bool = True
@@ -363,7 +404,8 @@ class CompletionConfig(BaseModel):
     max_items: int = Field(3, ge=1)
     """Completions returned at most."""
     context_lines: int = Field(4, ge=1)
-    """Lines before the cursor that form the retrieval query."""
+    """Non-blank lines before a line that are its context: at the cursor, the retrieval (BM25) query; for
+    every indexed line, the context it is matched by (the shipped ranker was fitted with 4)."""
     max_document_bytes: int = Field(2_000_000, ge=1_000)
     """Larger documents are answered from a window around the cursor only."""
     context_tokens: int = Field(128, ge=16)
@@ -379,21 +421,42 @@ class CompletionConfig(BaseModel):
     adapt_seconds: float = Field(120.0, gt=0)
     """Time budget of that adaptation."""
 
+    def over(self, defaults: Mapping[str, Any]) -> CompletionConfig:
+        """This section over a checkpoint's serving defaults (`Checkpoint.serving`): a key set here
+        (shutka.toml, CLI flags, LSP options) wins, then `defaults`, then the field defaults. Keys this
+        Shutka does not know are ignored (a newer checkpoint)."""
+        given = {key: value for key, value in defaults.items()
+                 if key in type(self).model_fields and key not in self.model_fields_set}
+        if not given:
+            return self
+        return type(self).model_validate({**given, **self.model_dump(include=self.model_fields_set)})
+
 
 class ServerConfig(BaseModel):
     """`[server]`: the OpenAI-compatible HTTP API."""
 
     model_config = _FROZEN
 
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", json_schema_extra=user_only("--host"))
     """Address to bind; anything but loopback needs an API key."""
     port: int = Field(8000, ge=0, le=65535)
     """TCP port (0 picks a free one)."""
-    api_key: str | None = None
+    api_key: str | None = Field(None, json_schema_extra=user_only("--api-key (or $SHUTKA_API_KEY)"))
     """Bearer token clients must send (also SHUTKA_API_KEY)."""
+    allowed_hosts: tuple[str, ...] = Field((), json_schema_extra=user_only("--allowed-host"))
+    """Names besides the bound address a request's Host header may give (a LAN name, a proxy's); "*" accepts
+    any. Other Host headers are refused (DNS rebinding)."""
     model_id: str = "shutka-v2"
     """The model name `/v1/models` reports."""
     max_request_bytes: int = Field(1_000_000, ge=1_000)
     """Larger request bodies are refused with 413."""
     max_tokens_limit: int = Field(512, ge=1)
     """Upper bound on `max_tokens`."""
+
+
+def load_server_config(workspace: Workspace, flags: dict[str, Any] | None = None) -> ServerConfig:
+    """`[server]` for `shutka serve`: defaults < the user's own config (`user_config_path()`) < the
+    workspace's shutka.toml, which may not set `host`, `api_key` or `allowed_hosts` (refused) < `flags`
+    (the command line and its environment variables; None values are ignored)."""
+    given = {key: value for key, value in (flags or {}).items() if value is not None}
+    return workspace.section("server", ServerConfig, given, base=user_section("server", ServerConfig))

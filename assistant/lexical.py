@@ -139,7 +139,9 @@ class Candidate:
 
 
 class LineStore:
-    """All indexed lines of a workspace (+ unsaved buffers as overlays). Thread-safe."""
+    """All indexed lines of a workspace (+ unsaved buffers as overlays). Thread-safe. Texts arrive with
+    their secrets masked (by the indexer, or by the `Assistant` for buffers); lines holding a mask are
+    still context, but the engine never offers them (indexer.secrets.has_mask)."""
 
     def __init__(self, window: int = WINDOW) -> None:
         self.window = window

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from assistant import recovery
 from assistant.bank import MemoryBank
 from assistant.checkpoints import Checkpoint, load_checkpoint, resolve_checkpoint
 from assistant.complete import Completer
@@ -33,7 +34,8 @@ from assistant.sync_hook import BankSyncHook
 from assistant.titans_store import TitansStore
 from assistant.types import SyncReport
 from indexer.config import IndexerConfig
-from indexer.sync import Indexer
+from indexer.errors import DatabaseDamaged
+from indexer.sync import Indexer, workspace_lock
 from indexer.watcher import SyncingWatcher
 from indexer.workspace import Workspace
 
@@ -64,6 +66,10 @@ class Runtime:
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set by close(): background work (indexing, adaptation) stops at its next step."""
     background: list[threading.Thread] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """The warnings of recoveries opening the workspace needed (damaged index.sqlite or bank file)."""
+    db_identity: recovery.FileIdentity = None
+    """Which index.sqlite file the runtime opened (see `recover_after`)."""
 
     def start_watcher(self) -> None:
         if self.watcher is None:
@@ -122,12 +128,21 @@ def open_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike[
     runtime = build_runtime(path, checkpoint=checkpoint, completion=completion, indexer=indexer, progress=progress)
     try:
         if sync == "background":
-            thread = threading.Thread(target=_initial_sync, args=(runtime, progress), name="shutka-index",
+            thread = threading.Thread(target=_initial_sync, args=(runtime, progress, True), name="shutka-index",
                                       daemon=True)
             runtime.background.append(thread)
             thread.start()
         elif sync:
-            _initial_sync(runtime, progress)
+            try:
+                _initial_sync(runtime, progress)
+            except Exception as exc:
+                recovered = recover_after(runtime, exc)
+                if recovered is None:
+                    raise
+                runtime = build_runtime(path, checkpoint=checkpoint, completion=completion, indexer=indexer,
+                                        progress=progress)
+                runtime.notices.insert(0, recovered)
+                _initial_sync(runtime, progress)
         else:
             runtime.ready.set()
         if watch:
@@ -145,7 +160,66 @@ def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike
 
     `on_model_change`: a bank encoded by another model is re-encoded ("reencode", with `progress`
     ("reencode", done, total)) or left alone ("keep": `Assistant.bank_mismatch()` says why, and
-    surfaces can ask the user first)."""
+    surfaces can ask the user first).
+
+    Damaged state is recovered here, for every surface alike (`assistant.recovery`: one warning each,
+    also in `Runtime.notices`): a bank vector file failing its checksum is re-encoded from the stored
+    texts (`progress("reencode", ...)`), a damaged index.sqlite is moved aside and the workspace opened
+    on a fresh one keeping the Titans episodes and suppressions still readable (the sync rebuilds the rest)."""
+    db = Workspace(path).state_dir / DB_NAME
+    notices: list[str] = []
+    for attempt in range(2):
+        seen = recovery.file_identity(db)
+        closers: list[Callable[[], None]] = []
+        try:
+            runtime = _build_runtime(path, checkpoint=checkpoint, completion=completion, indexer=indexer,
+                                     on_model_change=on_model_change, progress=progress, closers=closers,
+                                     notices=notices)
+        except Exception as exc:
+            _close_all(closers)
+            damage = recovery.damage_in(exc, db)
+            if damage is None:
+                raise
+            if attempt:                           # still damaged after recovering: the one message
+                if damage is exc:
+                    raise
+                raise damage from exc
+            message = recovery.recover_database(db, workspace_lock(Workspace(path)), damage, seen)
+            if message is not None:
+                notices.append(message)
+            continue
+        runtime.notices, runtime.db_identity = notices, seen
+        return runtime
+    raise AssertionError("unreachable")
+
+
+def recover_after(runtime: Runtime, exc: BaseException) -> str | None:
+    """`exc` escaped a sync of `runtime` (damage the opening did not touch): when it is damage of
+    index.sqlite, close the runtime, recover the database and return the warning given; the caller
+    opens the workspace again. None when `exc` is something else."""
+    db = runtime.workspace.state_dir / DB_NAME
+    damage = recovery.damage_in(exc, db)
+    if damage is None:
+        return None
+    runtime.close()
+    message = recovery.recover_database(db, workspace_lock(runtime.workspace), damage, runtime.db_identity)
+    return message or f"{db} was recovered by another process"
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Close what a failed `_build_runtime` had opened, quietly: the failure is what gets reported."""
+    for close in reversed(closers):
+        try:
+            close()
+        except Exception:  # the opening error is the one that matters
+            log.debug("while closing after a failed open", exc_info=True)
+
+
+def _build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike[str] | None,
+                   completion: dict[str, Any] | None, indexer: dict[str, Any] | None, on_model_change: str,
+                   progress: Callable[[str, int, int], None] | None, closers: list[Callable[[], None]],
+                   notices: list[str]) -> Runtime:
+    """build_runtime's one attempt; what it opens goes to `closers` as soon as it is open."""
     workspace = Workspace(path)
     indexer_config = workspace.section("indexer", IndexerConfig, indexer)
     completion_config = workspace.section("completion", CompletionConfig, completion)
@@ -153,14 +227,19 @@ def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike
     torch.set_num_threads(completion_config.num_threads)
     # (denormals are flushed inside the inference threads only: Completer.analyse, LatentEncoder)
     ckpt, digest = load_model(checkpoint, completion_config.quantized)
+    # what the workspace (or a flag) does not set, the training run's settings do (`CompletionConfig.over`)
+    completion_config = completion_config.over(ckpt.serving)
     state = workspace.ensure_state_dir()
-    closers: list[Callable[[], None]] = []
     idx = Indexer(workspace, indexer_config)
     closers.append(idx.close)
     encoder = LatentEncoder(ckpt.model, ckpt.tokenizer, digest, completion_config.num_threads)
     db = state / DB_NAME
-    bank = MemoryBank(state / BANK_DIR, encoder.dim, bank_config, db_path=db, lock=idx.lock, model_digest=digest)
+    bank = recovery.open_bank(state / BANK_DIR, encoder.dim, bank_config, db_path=db, lock=idx.lock,
+                              model_digest=digest, encode=encoder.encode_entries, notices=notices,
+                              progress=(lambda done, total: progress("reencode", done, total)) if progress else None)
     closers.append(bank.close)
+    ckpt.model.predictor.attach_memory_bank(bank)  # `model.predictor.memory_bank` is the workspace's
+    closers.insert(0, lambda: ckpt.model.predictor.attach_memory_bank(None))
     if bank.model_digest not in (None, digest) and len(bank) and on_model_change == "reencode":
         log.warning("the bank was encoded by another model (%s); re-encoding %d entries with %s",
                     bank.model_digest, len(bank), digest)
@@ -173,7 +252,7 @@ def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike
         closers.append(titans.close)
         closers.insert(0, lambda: titans.save())
     hook = BankSyncHook(bank, encoder, titans)
-    lines = LineStore()
+    lines = LineStore(completion_config.context_lines)
     hops = HopRetriever(idx.graph, bank)
     ranker = load_ranker(workspace, ckpt)
     completer = Completer(ckpt.model, ckpt.tokenizer, encoder, bank, lines, hops, ranker, completion_config,
@@ -185,7 +264,8 @@ def build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLike
     return Runtime(workspace, assistant, ckpt, indexer_config, completion_config, closers=closers)
 
 
-def _initial_sync(runtime: Runtime, progress: Callable[[str, int, int], None] | None) -> SyncReport | None:
+def _initial_sync(runtime: Runtime, progress: Callable[[str, int, int], None] | None,
+                  background: bool = False) -> SyncReport | None:
     """Index everything that changed, committing in batches of files."""
     assistant = runtime.assistant
     report = None
@@ -193,10 +273,14 @@ def _initial_sync(runtime: Runtime, progress: Callable[[str, int, int], None] | 
         report = sync_in_batches(assistant, progress, stop=runtime.stopping)
     except BankModelMismatch:
         raise
-    except Exception:  # background thread: a failure is logged and the workspace stays usable
-        log.exception("indexing %s failed", runtime.workspace.root)
-        if threading.current_thread() is threading.main_thread():
-            raise
+    except Exception as exc:  # background thread: a failure is logged and the workspace stays usable
+        damage = recovery.damage_in(exc, runtime.workspace.state_dir / DB_NAME)
+        if not background:
+            raise                                 # the caller reports it (or recovers: recover_after)
+        if damage is not None:                    # the next start recovers it
+            log.error("indexing %s failed: %s", runtime.workspace.root, damage)
+        else:
+            log.exception("indexing %s failed", runtime.workspace.root)
     finally:
         runtime.ready.set()
     if report is not None and runtime.completion_config.adapt and not runtime.stopping.is_set():
@@ -267,6 +351,13 @@ def state_path(workspace: Workspace, name: str) -> Path:
     return workspace.state_dir / name
 
 
+def check_database(path: str | os.PathLike[str]) -> str | None:
+    """Check the whole of the workspace's index.sqlite (`recovery.check_database`) and recover it when
+    damaged. -> the one warning given, if any."""
+    workspace = Workspace(path)
+    return recovery.check_database(workspace.state_dir / DB_NAME, workspace_lock(workspace))
+
+
 def rebuild_bank(path: str | os.PathLike[str], checkpoint: str | os.PathLike[str] | None = None,
                  progress: Callable[[int, int], None] | None = None) -> int:
     """Re-encode every bank entry from its stored text into a fresh generation without opening the
@@ -276,11 +367,15 @@ def rebuild_bank(path: str | os.PathLike[str], checkpoint: str | os.PathLike[str
     bank_config = workspace.section("bank", BankConfig)
     ckpt, digest = load_model(checkpoint, completion_config.quantized)
     encoder = LatentEncoder(ckpt.model, ckpt.tokenizer, digest, completion_config.num_threads)
-    from indexer.sync import workspace_lock
-
     state = workspace.ensure_state_dir()
-    bank = MemoryBank.rebuild(state / BANK_DIR, encoder.dim, encoder.encode_entries, digest, bank_config,
-                              db_path=state / DB_NAME, lock=workspace_lock(workspace), progress=progress)
+    db = state / DB_NAME
+    seen = recovery.file_identity(db)
+    try:
+        bank = MemoryBank.rebuild(state / BANK_DIR, encoder.dim, encoder.encode_entries, digest, bank_config,
+                                  db_path=db, lock=workspace_lock(workspace), progress=progress)
+    except DatabaseDamaged as exc:  # no texts to re-encode: a fresh database, the sync re-encodes the disk
+        recovery.recover_database(db, workspace_lock(workspace), exc, seen)
+        return 0
     try:
         return len(bank)
     finally:

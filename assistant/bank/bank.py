@@ -113,6 +113,26 @@ class MemoryBank:
         return self._state.lock
 
     @property
+    def closed(self) -> bool:
+        """True after `close()`."""
+        return self._state.closed
+
+    @property
+    def auto_save(self) -> bool:
+        """Commit every add/delete to `directory` as it happens (`BankConfig.auto_save`). Set False,
+        writes stay pending (holding the writer lock) until `commit()`; set True again, what is pending
+        is committed at once."""
+        return self.config.auto_save
+
+    @auto_save.setter
+    def auto_save(self, on: bool) -> None:
+        with self._state.mutex:                           # not in the middle of another thread's write
+            self.config = self.config.model_copy(update={"auto_save": bool(on)})
+            self._state.config = self.config
+        if on:
+            self.commit()
+
+    @property
     def model_digest(self) -> str | None:
         """Digest of the model that encoded the bank's vectors (None: never recorded)."""
         return self._state.read(lambda: self._state.meta.model_digest if self._state.meta else None)
@@ -138,7 +158,7 @@ class MemoryBank:
 
     def search(self, queries: np.ndarray, k: int = 10, *, kinds: str | Iterable[str] | None = None,
                section: str | None = None) -> list[list[Hit]]:
-        """queries (Q, D) or (D,) -> for each query up to k hits, best first, scored by cosine.
+        """queries (Q, D) or (D,), numpy or torch -> for each query up to k hits, best first, by cosine.
         `kinds` / `section` restrict the entries searched (exactly: on a flat generation a filter
         never costs recall). Raises BankModelMismatch when the bank was encoded by another model."""
         q = self._queries(queries)
@@ -227,8 +247,8 @@ class MemoryBank:
 
     def add_memory(self, embeddings: np.ndarray, texts: Sequence[str],
                    metadata: Sequence[EntryMeta] | None = None) -> list[int]:
-        """Add N entries: embeddings (N, D) float32 (normalised on the way in), texts (N,), optional
-        metadata (N,). Returns their new ids. A batch that would push the delta past
+        """Add N entries: embeddings (N, D) float32, numpy or a torch tensor (normalised on the way in),
+        texts (N,), optional metadata (N,). Returns their new ids. A batch that would push the delta past
         `compact_after` is written straight into a new generation (same commit) instead."""
         vectors, metas = _prepare(embeddings, texts, metadata, self.dim)
         state = self._state
@@ -376,14 +396,23 @@ class MemoryBank:
             self.maybe_compact()
 
     def _queries(self, queries: np.ndarray) -> np.ndarray:
-        q = np.asarray(queries, dtype=np.float32)
+        q = as_array(queries)
+        shape = q.shape
         if q.ndim == 1:
             q = q[None, :]
         if q.ndim != 2 or q.shape[1] != self.dim:
-            raise BankError(f"queries have shape {np.shape(queries)}, expected (Q, {self.dim}) or ({self.dim},)")
+            raise BankError(f"queries have shape {shape}, expected (Q, {self.dim}) or ({self.dim},)")
         if not np.isfinite(q).all():
             raise BankError("queries contain NaN or inf")
         return normalized(q)
+
+
+def as_array(x: object) -> np.ndarray:
+    """Vectors as float32 numpy: an array (or nested lists) as it is, a torch tensor (anything with
+    `detach`) through the CPU, without importing torch."""
+    if callable(getattr(x, "detach", None)):
+        x = x.detach().cpu().float().numpy()              # type: ignore[attr-defined]
+    return np.asarray(x, dtype=np.float32)
 
 
 def _writer_lock(lock: LockLike, directory: Path) -> WriterLock:
@@ -397,7 +426,7 @@ def _prepare(embeddings: np.ndarray, texts: Sequence[str], metadata: Sequence[En
     """Validate an add: (N, D) finite embeddings, N texts, N metadata -> normalised vectors, metas."""
     if isinstance(texts, str):
         raise BankError("texts must be a sequence of strings, not one string")
-    x = np.asarray(embeddings, dtype=np.float32)
+    x = as_array(embeddings)
     if x.ndim == 1 and len(texts) == 1:
         x = x[None, :]
     if x.shape != (len(texts), dim):

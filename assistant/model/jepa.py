@@ -49,16 +49,22 @@ def resolve_config(config: ModelConfig | TrainingConfig | None, flags: dict[str,
 
 
 class UltraEfficientTextJEPA(nn.Module):
-    """The Shutka model. `UltraEfficientTextJEPA()` builds the default (small) size."""
+    """The Shutka model. `UltraEfficientTextJEPA()` builds the default (small) size.
+
+    `memory_bank_dir` (a TrainingConfig field, or a flag) is where `predictor.memory_bank` keeps its
+    files until a workspace's bank is attached; it is not part of the model's config."""
 
     def __init__(self, config: ModelConfig | TrainingConfig | None = None, **flags: Any) -> None:
         super().__init__()
+        bank_dir = flags.pop("memory_bank_dir",
+                             config.memory_bank_dir if isinstance(config, TrainingConfig) else None)
         self.config = cfg = resolve_config(config, flags)
         self.trunk = Trunk(cfg)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.trunk.embed.weight  # tied
         self.pooler = LatentPooler(cfg.d_model, cfg.latent_dim)
-        self.predictor = JEPAPredictor(cfg.d_model, cfg.latent_dim, cfg.predictor_hidden)
+        self.predictor = JEPAPredictor(cfg.d_model, cfg.latent_dim, cfg.predictor_hidden,
+                                       None if bank_dir is None else str(bank_dir))
         self.target_trunk = copy.deepcopy(self.trunk)
         self.target_trunk.requires_grad_(False)
         self.titans: NeuralMemory | None = None

@@ -7,17 +7,21 @@ Notation: N predictions, D model width, K retrieved latents, L latent width.
 from __future__ import annotations
 
 import math
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from assistant.errors import BankNotAttached
+if TYPE_CHECKING:
+    from assistant.bank import MemoryBank
+
+_BANK_LOCK = threading.Lock()
 
 
 class JEPAPredictor(nn.Module):
-    def __init__(self, d_model: int, latent_dim: int, hidden: int) -> None:
+    def __init__(self, d_model: int, latent_dim: int, hidden: int, bank_directory: str | None = None) -> None:
         super().__init__()
         self.latent_dim = latent_dim
         self.query = nn.Linear(d_model, latent_dim)
@@ -25,20 +29,36 @@ class JEPAPredictor(nn.Module):
             nn.Linear(d_model + latent_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
             nn.Linear(hidden, latent_dim),
         )
-        self._bank: Any = None
+        self.bank_directory = bank_directory
+        """Where a freestanding bank keeps its files (None: a temporary directory)."""
+        self._bank: MemoryBank | None = None
+        self._own_bank = False
 
-    # -- the memory bank (attached by the runtime; the bank itself is numpy + FAISS) ----------------
+    # -- the memory bank (a workspace's, attached by the runtime, or one of its own) ----------------
 
     @property
-    def memory_bank(self) -> Any:
-        """The attached `MemoryBank`; raises BankNotAttached until `attach_memory_bank` is called."""
-        if self._bank is None:
-            raise BankNotAttached("no memory bank is attached to this model: open a workspace "
-                                  "(assistant.runtime.open_runtime) or call model.attach_memory_bank(bank)")
-        return self._bank
+    def memory_bank(self) -> MemoryBank:
+        """The `MemoryBank` the predictor's latents are searched in: the attached one (a workspace's),
+        else a freestanding bank of `latent_dim`-wide vectors made on first use
+        (`assistant.bank.freestanding_bank`) in `bank_directory`, or in a temporary directory removed
+        when it is closed. The bank does the file I/O; the caller closes it (a freestanding bank that
+        was closed is opened afresh on the next use: from `bank_directory`, with its entries)."""
+        with _BANK_LOCK:
+            if self._bank is None or (self._own_bank and self._bank.closed):
+                from assistant.bank.freestanding import freestanding_bank  # faiss + SQLite only when asked
 
-    def attach_memory_bank(self, bank: Any) -> None:
-        self._bank = bank
+                self._bank, self._own_bank = freestanding_bank(self.latent_dim, self.bank_directory), True
+            return self._bank
+
+    def attach_memory_bank(self, bank: MemoryBank | None) -> None:
+        """Use `bank` from now on (None: the next use makes a freestanding one). A bank replaced here
+        is not closed."""
+        with _BANK_LOCK:
+            self._bank, self._own_bank = bank, False
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies (`export_int8`) and pickles leave the bank behind: it is open files, not weights."""
+        return {**super().__getstate__(), "_bank": None, "_own_bank": False}
 
     # -- prediction ---------------------------------------------------------------------------------
 
