@@ -1,10 +1,16 @@
-"""`shutka_v2_bundle.zip`: a trained checkpoint, its Titans memory and (optionally) a memory bank,
-packed on Kaggle and unpacked on the laptop.
+"""`shutka_v2_bundle.zip`: a trained checkpoint, its Titans memory and a memory bank, packed on Kaggle
+(phase 2 writes it at its end, beside --checkpoint_dir) and unpacked on the laptop.
 
 Layout: `manifest.json` (format, model summary, and every member's path, size and sha256) plus
-`model/<checkpoint>`, `model/<titans>` and `bank/…`. Unpacking refuses absolute paths, `..`, links and
-any member the manifest does not list (or lists with another hash); it extracts into a temporary folder
-beside the destination and moves the files into place only after every hash matched.
+`model/<checkpoint>`, `model/<titans>` and `bank/…` — a standalone `MemoryBank` folder (FAISS generation
+file + `bank.sqlite` metadata), opened with `MemoryBank.open(<root>/bank, dim=manifest model.latent_dim)`.
+Unpacking refuses absolute paths, `..`, links and any member the manifest does not list (or lists with
+another hash); it extracts into a temporary folder beside the destination and moves the files into place
+only after every hash matched.
+
+`build_bank` makes the small bank phase 2 packs when the guide's `memory_bank/` folder does not exist:
+distinct code lines of the held-out split, encoded by the trained model's target encoder as completion
+candidates (the space the JEPA predictor searches).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import stat
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -30,6 +37,12 @@ BUNDLE_FORMAT = "shutka-bundle"
 BUNDLE_VERSION = 1
 MANIFEST = "manifest.json"
 DEFAULT_NAME = "shutka_v2_bundle.zip"
+BANK_DIR = "memory_bank"
+"""The guide's memory bank folder: packed from beside --checkpoint_dir when it exists there (the guide's
+auto-save folder), otherwise built by phase 2 inside --checkpoint_dir."""
+BANK_LINES = 2_000
+"""Entries of a bank built for the bundle: small and fast; the laptop's workspace index adds its own."""
+MIN_LINE_CHARS = 4
 
 
 def sha256_file(path: Path) -> str:
@@ -71,7 +84,7 @@ def pack(checkpoint: Path, out: Path, titans: Path | None = None, bank: Path | N
         "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": {"weight_format": meta.get("weight_format"), "tokenizer_digest": meta.get("tokenizer_digest"),
                   "d_model": config.get("d_model"), "n_layers": config.get("n_layers"),
-                  "vocab_size": config.get("vocab_size")},
+                  "vocab_size": config.get("vocab_size"), "latent_dim": config.get("latent_dim")},
         "members": [{"path": name, "role": role, "size": path.stat().st_size, "sha256": sha256_file(path)}
                     for name, path, role in members],
     }
@@ -145,3 +158,55 @@ def unpack(bundle: Path, into: Path) -> Unpacked:
     roles = {m["role"]: into / m["path"] for m in listed.values() if m["role"] != "bank"}
     has_bank = any(m["role"] == "bank" for m in listed.values())
     return Unpacked(into, roles["checkpoint"], roles.get("titans"), into / "bank" if has_bank else None, manifest)
+
+
+# -- a bank for the bundle ------------------------------------------------------------------------------
+
+
+def bank_lines(files: Iterable[tuple[str, str]], limit: int = BANK_LINES) -> list[tuple[str, str, int]]:
+    """(file, text) -> up to `limit` distinct (file, stripped line, 1-based line number) worth completing:
+    at least MIN_LINE_CHARS characters with a letter or digit; the first occurrence of each line wins."""
+    seen: set[str] = set()
+    out: list[tuple[str, str, int]] = []
+    for name, text in files:
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if len(line) < MIN_LINE_CHARS or line in seen or not any(c.isalnum() for c in line):
+                continue
+            seen.add(line)
+            out.append((name, line, number))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def build_bank(checkpoint: Path, files: Iterable[tuple[str, str]], out: Path, *, limit: int = BANK_LINES,
+               num_threads: int = 1) -> int:
+    """Replace `out` with a MemoryBank of `files`' lines (see bank_lines) encoded by `checkpoint`'s target
+    encoder, compacted into one FAISS generation; -> entries. The bank records the model's digest."""
+    from assistant.bank import MemoryBank
+    from assistant.bank.types import LINE_KIND, EntryMeta
+    from assistant.checkpoints import load_checkpoint
+    from assistant.encoding import LatentEncoder
+
+    ckpt = load_checkpoint(checkpoint, for_training=True)
+    digest = f"{ckpt.digest}-fp32"
+    encoder = LatentEncoder(ckpt.model.eval(), ckpt.tokenizer, digest, num_threads)
+    lines = bank_lines(files, limit)
+    staging = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    bank = MemoryBank(staging, encoder.dim, model_digest=digest)
+    try:
+        if lines:
+            vectors = encoder.encode_lines([text for _, text, _ in lines])
+            bank.add_memory(vectors, [text for _, text, _ in lines],
+                            [EntryMeta(kind=LINE_KIND, file=name, start_line=n, end_line=n) for name, _, n in lines])
+            bank.compact()
+    finally:
+        bank.close()
+    (staging / "writer.lock").unlink(missing_ok=True)  # a lock file, made again by whoever opens the bank
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(staging, out)
+    log.info("built a %d-entry memory bank in %s", len(lines), out)
+    return len(lines)

@@ -35,7 +35,8 @@ def pack_command(checkpoint: Path, titans: Path | None, bank: Path | None, outpu
 @click.option("--into", type=click.Path(file_okay=False, path_type=Path),
               help="Destination folder (default: SHUTKA_HOME/bundles/<bundle name>).")
 def unpack_command(bundle: Path, into: Path | None) -> None:
-    """Verify every member against the manifest, refuse paths outside the destination, then extract."""
+    """Verify every member against the manifest, refuse paths outside the destination, then extract:
+    model/ (checkpoint, Titans memory) and bank/ (a MemoryBank folder)."""
     from assistant.home import shutka_home
     from training.bundle import unpack
 
@@ -46,5 +47,8 @@ def unpack_command(bundle: Path, into: Path | None) -> None:
     if done.titans:
         click.echo(f"  titans     {done.titans}")
     if done.bank:
-        click.echo(f"  bank       {done.bank}")
+        dim = done.manifest.get("model", {}).get("latent_dim")
+        click.echo(f"  bank       {done.bank}  (the guide's memory_bank/: FAISS index + metadata; "
+                   f"assistant.bank.MemoryBank.open(PATH, {dim or 'latent_dim'}) — a workspace builds its own "
+                   "bank in .shutka/ when indexed)")
     click.echo(f"use it with --checkpoint {done.checkpoint} (or export SHUTKA_CHECKPOINT={done.checkpoint})")

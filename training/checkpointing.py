@@ -6,7 +6,8 @@ unreadable (CheckpointCorrupt) or was written for other settings, model or data 
 naming the key and both values).
 
 The best model is a regular Shutka checkpoint (`assistant.checkpoints.save_checkpoint`) named
-`best_model.pt` as the Kaggle workflow expects, beside `best_model_titans.pt` (the Titans memory).
+`best_model.pt` as the Kaggle workflow expects, beside `best_model_titans.pt` (the Titans memory). Each
+resume file is written with `checkpoint_titans.pt` beside it: the Titans memory at that same moment.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
-from assistant.config import ModelConfig
+from assistant.config import ModelConfig, TrainingConfig
 from assistant.errors import CheckpointCorrupt, CheckpointMismatch
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.tokenizer import TypeScriptTokenizer
@@ -38,6 +39,8 @@ RESUME_FORMAT = "shutka-train-state"
 RESUME_VERSION = "1"
 BEST_MODEL = "best_model.pt"
 BEST_TITANS = "best_model_titans.pt"
+CHECKPOINT_TITANS = "checkpoint_titans.pt"
+"""The Titans memory when the resume file (`last_<phase>.safetensors`) was last written."""
 
 
 def resume_path(checkpoint_dir: str | Path, phase: str) -> Path:
@@ -246,10 +249,13 @@ def load_resume(path: str | Path) -> ResumeFile:
 
 def save_best(checkpoint_dir: Path, model: UltraEfficientTextJEPA, tokenizer: TypeScriptTokenizer,
               extra: dict[str, Any]) -> Path:
-    """best_model.pt (a safetensors Shutka checkpoint, fp32) and best_model_titans.pt beside it."""
+    """best_model.pt (a safetensors Shutka checkpoint, fp32) and best_model_titans.pt beside it. The run's
+    TrainingConfig (`extra["settings"]["train"]`) gives the checkpoint its serving defaults."""
     from assistant.checkpoints import save_checkpoint
 
-    out = save_checkpoint(checkpoint_dir / BEST_MODEL, model, tokenizer, weight_format="fp32", extra=extra)
+    train = (extra.get("settings") or {}).get("train")
+    out = save_checkpoint(checkpoint_dir / BEST_MODEL, model, tokenizer, weight_format="fp32", extra=extra,
+                          serving=TrainingConfig.from_dict(train) if train else None)
     if model.titans is not None:
         model.save_titans_memory(checkpoint_dir / BEST_TITANS)
     return out

@@ -52,7 +52,8 @@ def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
                           "kaggle_t4, kaggle_t4x2."),
         click.option("--source", "sources", multiple=True, metavar="SPEC",
                      help="Code source (repeatable): a folder of .ts/.tsx (one sub-folder per package), "
-                          "a .json/.jsonl/.parquet file, hf:owner/name[?data_dir=…], workspace:PATH."),
+                          "a .json/.jsonl/.parquet file, hf:owner/name[?data_dir=…&lang=…], workspace:PATH. "
+                          "None at all: the default hub dataset(s) that --check names."),
         click.option("--batch_size", "--batch-size", "batch_size", type=int, help="Sequences per device per micro-step."),
         click.option("--epochs", "--num_epochs", "epochs", type=int, help="Passes over the training split."),
         click.option("--learning_rate", "--learning-rate", "learning_rate", type=float, help="Peak AdamW learning rate."),
@@ -91,7 +92,7 @@ def _settings(phase: str, kw: dict[str, Any], data: dict[str, Any]) -> Any:
                 "max_minutes": kw["max_minutes"], "seed": kw["seed"], "device": kw["device"],
                 "num_threads": kw["num_threads"], "progress": False if kw["no_progress"] else None},
     }
-    return load_settings(kw["config"], overrides)
+    return load_settings(kw["config"], overrides).with_default_sources(phase)  # type: ignore[arg-type]
 
 
 def _run(phase: str, kw: dict[str, Any], data: dict[str, Any]) -> None:
@@ -106,22 +107,39 @@ def _run(phase: str, kw: dict[str, Any], data: dict[str, Any]) -> None:
         return
     if settings.data.num_workers > 0:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # workers fork after the tokenizer ran
+    from training.data.sources import HubUnreachable, SourceSpec
+    from training.errors import DataError
     from training.run import run_phase
 
-    result = run_phase(phase, settings, resume=kw["resume"], init=kw["init"])  # type: ignore[arg-type]
+    try:
+        result = run_phase(phase, settings, resume=kw["resume"], init=kw["init"])  # type: ignore[arg-type]
+    except HubUnreachable as exc:
+        if exc.location not in {SourceSpec.parse(s).location for s in settings.defaulted}:
+            raise
+        why = "offline: HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set" if exc.offline else exc.reason
+        raise DataError(f"the default hub dataset {exc.source} could not be reached ({why}) and nothing of it "
+                        "is cached: pass --source with a folder of .ts files, a .jsonl/.json/.parquet table "
+                        "or hf:owner/name") from None
     if rank == 0:
-        import json
+        _summary(phase, settings, result)
 
-        out = Path(settings.run.checkpoint_dir)
-        stats = json.loads((out / f"data_{phase}.json").read_text(encoding="utf-8"))
-        click.echo(f"data: {stats['train_files']} train / {stats['val_files']} validation files, "
-                   f"{stats['train_pairs']} / {stats['val_pairs']} instruction pairs, {stats['train_sequences']} "
-                   f"training sequences; skipped {stats['skipped']['counts'] or 'nothing'}; "
-                   f"left out {({k: v for k, v in stats['dropped'].items() if v}) or 'nothing'}")
-        click.echo(f"{phase}: {result.steps} steps ({result.stop_reason}); best {settings.run.best_metric} "
-                   f"{result.best_metric if result.best_metric is not None else 'n/a'}")
-        click.echo(f"  model   {out / 'best_model.pt'}\n  titans  {out / 'best_model_titans.pt'}\n"
-                   f"  resume  {out / f'last_{phase}.safetensors'}\n  metrics {out / 'metrics.jsonl'}")
+
+def _summary(phase: str, settings: Any, result: Any) -> None:
+    """What the run read and wrote (rank 0)."""
+    import json
+
+    out = Path(settings.run.checkpoint_dir)
+    stats = json.loads((out / f"data_{phase}.json").read_text(encoding="utf-8"))
+    click.echo(f"data: {stats['train_files']} train / {stats['val_files']} validation files, "
+               f"{stats['train_pairs']} / {stats['val_pairs']} instruction pairs, {stats['train_sequences']} "
+               f"training sequences; skipped {stats['skipped']['counts'] or 'nothing'}; "
+               f"left out {({k: v for k, v in stats['dropped'].items() if v}) or 'nothing'}")
+    click.echo(f"{phase}: {result.steps} steps ({result.stop_reason}); best {settings.run.best_metric} "
+               f"{result.best_metric if result.best_metric is not None else 'n/a'}")
+    for label, path in result.files.items():
+        click.echo(f"  {label:<17} {path}")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
 
 
 @click.group("train")
@@ -141,14 +159,16 @@ def phase1(**kw: Any) -> None:
 @group.command("phase2", cls=TrainCommand)
 @common_options
 @click.option("--instruction-source", "--instruction_source", "instruction_sources", multiple=True, metavar="SPEC",
-              help="Instruction set (repeatable): a table or hf:ID with instruction/output-like columns.")
+              help="Instruction set (repeatable): a table or hf:ID with instruction/output-like columns "
+                   "(markdown answers keep their fenced code).")
 @click.option("--code_samples", "--code-samples", "code_samples", type=int,
               help="Code documents kept at most (their phase-1 views and mined JSDoc pairs).")
 @click.option("--instruction_samples", "--instruction-samples", "instruction_samples", type=int,
               help="Instruction pairs kept at most.")
 def phase2(**kw: Any) -> None:
     """Phase 2: instruction → code pairs (hub/table sets and JSDoc → implementation mined offline) mixed
-    with code; starts from the phase-1 model (--resume finds best_model.pt in --checkpoint_dir)."""
+    with code; starts from the phase-1 model (--resume finds best_model.pt in --checkpoint_dir). Ends by
+    writing shutka_v2_bundle.zip (model, Titans memory, memory bank) beside --checkpoint_dir."""
     _run("phase2", kw, {"instruction_sources": list(kw["instruction_sources"]) or None,
                         "max_samples": kw["code_samples"], "instruction_samples": kw["instruction_samples"]})
 

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Self, TextIO
@@ -32,6 +32,16 @@ SECTIONS = ("train", "data", "optim", "run")
 TOKENIZER_VOCAB = {"tiny": 2048, "small": 8192, "base": 8192}
 """Vocabulary of a tokenizer trained by a run, per model size (the tiny model cannot afford 8192 rows)."""
 
+DEFAULT_SOURCES: tuple[str, ...] = ("hf:bleugreen/typescript-chunks",)
+"""Code read when a run names no source at all (the Kaggle guide's commands pass none): TypeScript from
+the Hugging Face hub, streamed, no login — 89k functions, classes, interfaces and types (with their leading
+comments) cut from the TypeScript files of The Stack (permissively licensed code); columns content, repo,
+path. Phase 1 and phase 2 both read it."""
+DEFAULT_INSTRUCTION_SOURCES: tuple[str, ...] = ("hf:ise-uiuc/Magicoder-OSS-Instruct-75K?lang=typescript",)
+"""Instruction → code pairs read by a phase 2 that names no source at all: Magicoder OSS-Instruct (MIT,
+no login; columns problem, solution, lang), its TypeScript rows; the code is taken from the solution's
+fenced blocks. Phase 2 also mines JSDoc → implementation pairs from DEFAULT_SOURCES."""
+
 
 class DataConfig(BaseModel):
     """`[data]`: where examples come from and how they are cut."""
@@ -40,9 +50,11 @@ class DataConfig(BaseModel):
 
     sources: tuple[str, ...] = ()
     """Code sources: a folder of .ts/.tsx (one sub-folder per package), a .json/.jsonl/.parquet file,
-    `hf:owner/name[:config][?split=train&data_dir=…&column=…]`, or `workspace:PATH` (an indexed workspace)."""
+    `hf:owner/name[:config][?split=train&data_dir=…&column=…&lang=…]`, or `workspace:PATH` (an indexed
+    workspace). The training commands read DEFAULT_SOURCES when neither this nor instruction_sources is set."""
     instruction_sources: tuple[str, ...] = ()
-    """Phase 2: tables or hub datasets with instruction/output-like columns."""
+    """Phase 2: tables or hub datasets with instruction/output-like columns (phase 2 with no source at all:
+    DEFAULT_INSTRUCTION_SOURCES)."""
     extensions: tuple[str, ...] = (".ts", ".tsx", ".mts", ".cts")
     """File extensions read from folders and workspaces."""
     max_samples: int | None = Field(None, ge=1)
@@ -167,8 +179,11 @@ class RunConfig(BaseModel):
 RESUME_FREE = frozenset({
     "run.num_threads", "run.checkpoint_dir", "run.save_every", "run.eval_every", "run.eval_batches",
     "run.log_every", "run.max_steps", "run.max_minutes", "run.progress", "data.num_workers",
+    # serving defaults the checkpoint carries (and where a freestanding bank lives): training never reads them
+    "train.miras_confidence_threshold", "train.use_hoprag", "train.hoprag_max_hops", "train.memory_bank_dir",
 })
-"""Settings a resumed run may change: budgets, cadence and plumbing, never what is computed."""
+"""Settings a resumed run may change: budgets, cadence, plumbing and what only serving reads, never what
+is computed."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +195,8 @@ class Settings:
     optim: OptimConfig
     run: RunConfig
     origin: str = "defaults"
+    defaulted: tuple[str, ...] = ()
+    """Sources filled in from DEFAULT_SOURCES / DEFAULT_INSTRUCTION_SOURCES because none was given."""
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {name: json.loads(getattr(self, name).model_dump_json()) for name in SECTIONS}
@@ -194,6 +211,18 @@ class Settings:
     @property
     def tokenizer_vocab(self) -> int:
         return self.data.vocab_size or TOKENIZER_VOCAB[self.train.model_size]
+
+    def with_default_sources(self, phase: Phase) -> Settings:
+        """The hub defaults when no source of any kind was given (phase 1: code; phase 2: code and
+        instruction pairs); otherwise these settings unchanged. `defaulted` names what was filled in."""
+        d = self.data
+        if d.sources or d.instruction_sources:
+            return self
+        update: dict[str, tuple[str, ...]] = {"sources": DEFAULT_SOURCES}
+        if phase == "phase2":
+            update["instruction_sources"] = DEFAULT_INSTRUCTION_SOURCES
+        defaulted = tuple(spec for specs in update.values() for spec in specs)
+        return replace(self, data=d.model_copy(update=update), defaulted=defaulted)
 
     # -- the report ------------------------------------------------------------------------------
 
@@ -250,6 +279,9 @@ class Settings:
             section = getattr(self, name)
             for key in type(section).model_fields:
                 print(f"  [{name}] {key:24s} = {getattr(section, key)!r}", file=out)
+        if self.defaulted:
+            print(f"NOTE    no --source given: reading the default hub dataset(s) {', '.join(self.defaulted)} "
+                  "(pass --source DIR|FILE|hf:ID to train on your own TypeScript)", file=out)
         for msg in errors:
             print(f"ERROR   {msg}", file=out)
         for msg in warnings:

@@ -105,6 +105,7 @@ def export_command(checkpoint: Path, out: Path, weight_format: str, calibrate_on
         extra["skip_calibration"] = report
         click.echo("block skipping: " + json.dumps({k: round(v, 4) for k, v in report.items()}))
     extra["exported_from"] = checkpoint.name
-    path = save_checkpoint(out, model, loaded.tokenizer, weight_format=weight_format, extra=extra)  # type: ignore[arg-type]
+    path = save_checkpoint(out, model, loaded.tokenizer, weight_format=weight_format, extra=extra,  # type: ignore[arg-type]
+                           serving=loaded.serving)
     click.echo(f"{path}: {path.stat().st_size / 1e6:.1f} MB ({weight_format}), "
                f"{model.num_parameters() / 1e6:.2f}M trainable parameters")

@@ -68,9 +68,16 @@ def phase_command(phase: str, gpus: int, sources: list[Path], extra: tuple[str, 
 
 
 def bundle_command() -> list[str]:
-    return [sys.executable, "-c", "from assistant.cli import main; main()", "bundle", "pack",
-            "--checkpoint", str(CHECKPOINT_DIR / "best_model.pt"),
-            "--titans", str(CHECKPOINT_DIR / "best_model_titans.pt"), "-o", str(BUNDLE)]
+    """Re-pack the bundle phase 2 wrote (e.g. after replacing best_model.pt): model, Titans memory and the
+    memory bank — the guide's /kaggle/working/memory_bank when it exists, else the one phase 2 built."""
+    cmd = [sys.executable, "-c", "from assistant.cli import main; main()", "bundle", "pack",
+           "--checkpoint", str(CHECKPOINT_DIR / "best_model.pt"), "-o", str(BUNDLE)]
+    if (CHECKPOINT_DIR / "best_model_titans.pt").is_file():
+        cmd += ["--titans", str(CHECKPOINT_DIR / "best_model_titans.pt")]
+    bank = next((b for b in (KAGGLE_WORKING / "memory_bank", CHECKPOINT_DIR / "memory_bank") if b.is_dir()), None)
+    if bank is not None:
+        cmd += ["--bank", str(bank)]
+    return cmd
 
 
 def _run(cmd: list[str]) -> None:
@@ -124,7 +131,8 @@ def phase2(sources: tuple[str, ...], extra: tuple[str, ...]) -> None:
 
 @cli.command()
 def bundle() -> None:
-    """Pack best_model.pt + best_model_titans.pt into /kaggle/working/shutka_v2_bundle.zip."""
+    """Pack best_model.pt + best_model_titans.pt + the memory bank into /kaggle/working/shutka_v2_bundle.zip
+    (phase 2 already wrote it; this packs it again)."""
     _run(bundle_command())
 
 
@@ -140,11 +148,10 @@ def evaluate() -> None:
 @source_option
 @extra_args
 def run_all(sources: tuple[str, ...], extra: tuple[str, ...]) -> None:
-    """Phase 1, phase 2, then the bundle."""
+    """Phase 1, then phase 2 (which ends by writing the bundle)."""
     found, gpus = _sources(sources), gpu_count()
     _run(phase_command("phase1", gpus, found, extra))
     _run(phase_command("phase2", gpus, found, extra))
-    _run(bundle_command())
 
 
 if __name__ == "__main__":

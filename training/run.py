@@ -1,6 +1,8 @@
 """One training phase end to end: join the process group, read the corpus, get a tokenizer (from the
 resume file, the starting checkpoint, or trained on the training split), build the model, resume if
-asked, fit, and leave `best_model.pt`, `best_model_titans.pt` and `last_<phase>.safetensors` behind.
+asked, fit, and leave `best_model.pt`, `best_model_titans.pt`, `last_<phase>.safetensors` and
+`checkpoint_titans.pt` behind — and, at the end of phase 2, `shutka_v2_bundle.zip` (model, Titans memory,
+memory bank) beside --checkpoint_dir, where the Kaggle guide's working folder is.
 
 What a phase starts from:
   phase1  a fresh model (tokenizer trained here), or `init` = a Shutka checkpoint to continue training
@@ -22,7 +24,15 @@ import torch
 from assistant.errors import CheckpointMismatch
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.tokenizer import TypeScriptTokenizer
-from training.checkpointing import BEST_MODEL, ResumeFile, carry_best, load_resume, resume_path
+from training.checkpointing import (
+    BEST_MODEL,
+    BEST_TITANS,
+    CHECKPOINT_TITANS,
+    ResumeFile,
+    carry_best,
+    load_resume,
+    resume_path,
+)
 from training.config import Phase, Settings
 from training.data.corpus import Corpus, load_corpus
 from training.data.loaders import build_rows
@@ -160,7 +170,50 @@ def run_phase(phase: Phase, settings: Settings, *, resume: str | None = None, in
             if ctx.is_main:
                 carry_best(resumed.path.parent, out_dir)
         result = trainer.fit()
+        if ctx.is_main:
+            record_files(result, phase, out_dir, model)
+            if phase == "phase2":
+                write_bundle(result, out_dir, corpus, settings)
         barrier(ctx)  # tear the group down together: a rank that left first made gloo abort the other (1 run in 6)
         return result
     finally:
         shutdown(ctx)
+
+
+def record_files(result: FitResult, phase: Phase, out_dir: Path, model: UltraEfficientTextJEPA) -> None:
+    """Name what the phase wrote (and what it did not) in `result` for the summary."""
+    result.files["model"] = out_dir / BEST_MODEL
+    if model.titans is not None:
+        result.files["titans"] = out_dir / BEST_TITANS
+    result.files["resume"] = resume_path(out_dir, phase)
+    if model.titans is not None:
+        result.files["resume titans"] = out_dir / CHECKPOINT_TITANS
+    else:
+        result.notes.append(f"use_titans is off: the model has no Titans memory, so no {BEST_TITANS} or "
+                            f"{CHECKPOINT_TITANS} was written")
+    result.files["metrics"] = out_dir / "metrics.jsonl"
+
+
+def write_bundle(result: FitResult, out_dir: Path, corpus: Corpus, settings: Settings) -> Path:
+    """shutka_v2_bundle.zip beside --checkpoint_dir: best_model.pt, its Titans memory and a memory bank —
+    the guide's `memory_bank/` beside --checkpoint_dir when it exists, else one built here from the
+    held-out split's code (the training split's, or the instruction pairs' code, when nothing is held out)."""
+    from training.bundle import BANK_DIR, DEFAULT_NAME, build_bank, pack
+
+    best = out_dir / BEST_MODEL
+    titans = out_dir / BEST_TITANS if (out_dir / BEST_TITANS).is_file() else None
+    bank = out_dir.parent / BANK_DIR
+    if bank.is_dir():
+        result.notes.append(f"packed the existing memory bank {bank}")
+    else:
+        bank = out_dir / BANK_DIR
+        docs = corpus.val or corpus.train
+        files = [(d.key, d.text) for d in docs] or [(p.key, p.code) for p in corpus.val_pairs or corpus.train_pairs]
+        entries = build_bank(best, files, bank, num_threads=settings.run.num_threads)
+        result.notes.append(f"built a {entries}-entry memory bank from the "
+                            f"{'held-out' if corpus.val else 'training'} code with the trained model")
+    bundle = pack(best, out_dir.parent / DEFAULT_NAME, titans=titans, bank=bank)
+    result.files["memory bank"] = bank
+    result.files["bundle"] = bundle
+    log.info("wrote %s (%.1f MiB)", bundle, bundle.stat().st_size / 2**20)
+    return bundle

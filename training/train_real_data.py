@@ -4,6 +4,12 @@ model. The same command as `shutka train phase2`.
 
 Usage (flags with underscores as in the Kaggle guide; dashes work too):
 
+    # the Kaggle guide's command: no --source = the default hub code and instruction sets
+    # (DEFAULT_SOURCES, DEFAULT_INSTRUCTION_SOURCES in config.py)
+    python training/train_real_data.py --resume /kaggle/working/checkpoints_syntax/best_model.pt \\
+        --code_samples 10000 --instruction_samples 10000 --batch_size 8 --epochs 20 \\
+        --checkpoint_dir /kaggle/working/checkpoints_agent
+
     # continue from phase 1: --resume finds best_model.pt in --checkpoint_dir
     python training/train_real_data.py --resume --source /work/corpus/train \\
         --code_samples 20000 --instruction_samples 20000 --batch_size 16 --epochs 1 \\
@@ -16,7 +22,8 @@ Usage (flags with underscores as in the Kaggle guide; dashes work too):
 
 `--resume` alone prefers last_phase2.safetensors (an interrupted phase 2) over the phase-1 best_model.pt;
 `--resume PATH` takes either kind of file. Writes best_model.pt (+ best_model_titans.pt),
-last_phase2.safetensors, metrics.jsonl and data_phase2.json into --checkpoint_dir.
+last_phase2.safetensors (+ checkpoint_titans.pt), metrics.jsonl, data_phase2.json and memory_bank/ into
+--checkpoint_dir, and shutka_v2_bundle.zip (model, Titans memory, memory bank) into its parent folder.
 """
 
 from __future__ import annotations

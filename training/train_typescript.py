@@ -3,6 +3,10 @@ fill-in-the-middle). The same command as `shutka train phase1`.
 
 Usage (flags with underscores as in the Kaggle guide; dashes work too):
 
+    # the Kaggle guide's command: no --source = the default hub dataset (DEFAULT_SOURCES in config.py)
+    python training/train_typescript.py --max_samples 50000 --batch_size 16 --epochs 10 \\
+        --checkpoint_dir /kaggle/working/checkpoints_syntax
+
     python training/train_typescript.py --source /work/corpus/train --max_samples 50000 \\
         --batch_size 16 --epochs 2 --checkpoint_dir checkpoints --config default_cpu
 
@@ -13,8 +17,9 @@ Usage (flags with underscores as in the Kaggle guide; dashes work too):
     # interrupted? the same command with --resume continues from last_phase1.safetensors
     python training/train_typescript.py ... --resume
 
-Writes best_model.pt (+ best_model_titans.pt), last_phase1.safetensors, metrics.jsonl and data_phase1.json
-into --checkpoint_dir. `--check` prints the settings report and exits; `--help` lists every flag.
+Writes best_model.pt (+ best_model_titans.pt), last_phase1.safetensors (+ checkpoint_titans.pt),
+metrics.jsonl and data_phase1.json into --checkpoint_dir. `--check` prints the settings report and exits;
+`--help` lists every flag.
 """
 
 from __future__ import annotations

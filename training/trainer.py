@@ -29,7 +29,14 @@ from torch import nn
 from assistant.errors import CheckpointMismatch
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.tokenizer import TypeScriptTokenizer
-from training.checkpointing import ResumeFile, TrainState, resume_path, save_best, save_resume
+from training.checkpointing import (
+    CHECKPOINT_TITANS,
+    ResumeFile,
+    TrainState,
+    resume_path,
+    save_best,
+    save_resume,
+)
 from training.config import Phase, Settings
 from training.data.corpus import stable_hash
 from training.data.loaders import BatchPlan, RankSampler, TrainData, ValSampler
@@ -41,8 +48,11 @@ from training.schedules import LinearMomentum, WarmupCosine
 
 log = logging.getLogger(__name__)
 
-FIGURES = ("loss", "token", "jepa", "cosine", "eau", "jepa_acc", "emb_std", "eff_rank", "complexity", "skipped")
-"""Per-step figures averaged over micro-batches and ranks (metrics missing in a micro-batch count as 0)."""
+FIGURES = ("loss", "token", "jepa", "cosine", "eau", "jepa_acc", "emb_std", "eff_rank", "complexity", "skipped",
+           "eau_skip")
+"""Per-step figures averaged over micro-batches and ranks (metrics missing in a micro-batch count as 0).
+`skipped`: share of passes whose middle blocks were dropped (layer drop, training only); `eau_skip`: share
+of rows the EAU would send down the block-skipping path (complexity < skip_threshold), as at inference."""
 
 
 def build_optimizer(model: nn.Module, settings: Settings) -> torch.optim.AdamW:
@@ -67,6 +77,10 @@ class FitResult:
     best_metric: float | None
     history: list[dict[str, float]] = field(default_factory=list)
     validations: list[dict[str, float]] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+    """What the run left behind, by role (model, titans, resume, checkpoint titans, metrics, bundle …)."""
+    notes: list[str] = field(default_factory=list)
+    """What it did not write and why (e.g. no Titans files: use_titans is off)."""
 
 
 class Trainer:
@@ -92,6 +106,15 @@ class Trainer:
         self.state = TrainState(phase, world=ctx.world)
         self.out_dir = Path(r.checkpoint_dir)
         self.extra = extra or {}
+        self._routed: list[float] = []
+        self.model.trunk.register_forward_hook(self._record_routing)
+
+    def _record_routing(self, module: nn.Module, args: Any, output: Any) -> None:
+        """The EAU's block-skipping decision per row of each online-trunk pass (read off its output, so
+        the objectives stay as they are): the share with complexity below skip_threshold."""
+        complexity = getattr(output, "complexity", None)
+        if complexity is not None and complexity.numel():
+            self._routed.append(float((complexity.detach() < self.model.config.skip_threshold).float().mean()))
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -110,12 +133,16 @@ class Trainer:
                  self.state.step_in_epoch)
 
     def save(self) -> Path | None:
+        """The resume file, and checkpoint_titans.pt beside it (the Titans memory at the same moment)."""
         if not self.ctx.is_main:
             return None
         self.state.scaler = self.scaler.state_dict() if self.fp16 else {}
-        return save_resume(resume_path(self.out_dir, self.phase), model=self.model, tokenizer=self.tokenizer,
+        path = save_resume(resume_path(self.out_dir, self.phase), model=self.model, tokenizer=self.tokenizer,
                            optimizer=self.optimizer, state=self.state, settings=self.settings,
                            data_fingerprint=self.data.fingerprint)
+        if self.model.titans is not None:
+            self.model.save_titans_memory(self.out_dir / CHECKPOINT_TITANS)
+        return path
 
     # -- one step ------------------------------------------------------------------------------------
 
@@ -138,8 +165,11 @@ class Trainer:
         figures = torch.zeros(len(FIGURES) + 1, dtype=torch.float64)
         for i, batch in enumerate(micro_batches):
             batch = batch.to(self.device)
+            self._routed.clear()
             losses = self.losses(batch, self.state.step, self.plan.slice_index(i, self.ctx.rank))  # 1.
             self.scaler.scale(losses.total / len(micro_batches)).backward()                         # 2.
+            if self._routed:
+                losses.metrics["eau_skip"] = self._routed[0]  # the first trunk pass is the online one
             figures += _figures(losses, batch, self.data.pad_id)
         all_reduce_gradients(self.params, self.ctx)
         self.scaler.unscale_(self.optimizer)
@@ -233,6 +263,7 @@ class Trainer:
         monitor = Monitor(self.out_dir, min(self.total_steps, r.max_steps or self.total_steps), self.state.step,
                           self.device, self.ctx.is_main, r.progress, self.phase)
         result = FitResult(self.state.step, "epochs", None)
+        first_step = self.state.step + 1
         stop = self._stop_reason(started)
         try:
             while stop is None and self.state.epoch < self.settings.train.num_epochs:
@@ -248,7 +279,8 @@ class Trainer:
                     self.state.step_in_epoch += 1
                     self.state.tokens_seen += int(figures["tokens"])
                     step = self.state.step
-                    result.history.append(monitor.step(step, figures, int(figures["tokens"]), step % r.log_every == 0))
+                    log_now = step % r.log_every == 0 or step == first_step  # the last one: monitor.finish
+                    result.history.append(monitor.step(step, figures, int(figures["tokens"]), log_now))
                     if step % r.eval_every == 0:
                         result.validations.append(self.validate(monitor))
                     if step % r.save_every == 0:
@@ -262,6 +294,8 @@ class Trainer:
             if self.state.step % r.eval_every != 0 or not result.validations:
                 result.validations.append(self.validate(monitor))
             self.save()
+            monitor.finish(self.state.step, {"stop_reason": stop or "epochs", "best_metric": self.state.best_metric,
+                                             "best_step": self.state.best_step, "tokens_seen": self.state.tokens_seen})
         finally:
             monitor.close()
         result.steps, result.stop_reason, result.best_metric = self.state.step, stop or "epochs", self.state.best_metric

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,8 +35,21 @@ OUTPUT_COLUMNS = ("output", "response", "completion", "answer", "solution", "cod
 INPUT_COLUMNS = ("input", "context")
 PACKAGE_COLUMNS = ("package", "repo", "repo_name", "repository", "max_stars_repo_name")
 PATH_COLUMNS = ("path", "file", "filepath", "file_path", "max_stars_repo_path")
+LANGUAGE_COLUMNS = ("lang", "language", "programming_language")
+"""Where `?lang=…` looks for a row's language (rows of other languages are skipped as other_language)."""
+FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
+"""A fenced code block of a markdown answer: instruction sets' outputs keep only their code."""
 MAX_INSTRUCTION_CHARS = 4_000
 EXAMPLES_PER_REASON = 5
+
+
+class HubUnreachable(DataError):
+    """A hub dataset could not be opened or streamed (offline, no network, gated, wrong id)."""
+
+    def __init__(self, source: str, location: str, offline: bool, reason: str) -> None:
+        self.source, self.location, self.offline, self.reason = source, location, offline, reason
+        hint = " (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set)" if offline else ""
+        super().__init__(f"{source}: cannot load the dataset{hint}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +122,10 @@ class SourceSpec:
         if spec.startswith("hf:"):
             name, _, query = spec[3:].partition("?")
             options = urllib.parse.parse_qsl(query, keep_blank_values=False, strict_parsing=False)
-            known = {"split", "data_dir", "column", "config"}
+            known = {"split", "data_dir", "column", "config", "lang"}
             unknown = sorted({k for k, _ in options} - known)
             if not name or unknown:
-                raise ConfigError(f"{spec!r}: expected hf:owner/name[:config][?split=…&data_dir=…&column=…]"
+                raise ConfigError(f"{spec!r}: expected hf:owner/name[:config][?split=…&data_dir=…&column=…&lang=…]"
                                   + (f" (unknown option(s) {', '.join(unknown)})" if unknown else ""))
             if ":" in name:
                 name, config = name.split(":", 1)
@@ -174,6 +188,14 @@ def check_text(text: Any, config: DataConfig) -> str | None:
 
 def _as_text(value: Any) -> Any:
     return decode_bytes(value) if isinstance(value, bytes) else value
+
+
+def fenced_code(text: Any) -> Any:
+    """The code of a markdown answer (its fenced blocks, joined); anything else unchanged."""
+    if not isinstance(text, str) or "```" not in text:
+        return text
+    blocks = [b.strip("\n") for b in FENCE.findall(text) if b.strip()]
+    return "\n\n".join(blocks) + "\n" if blocks else text
 
 
 # -- folders -----------------------------------------------------------------------------------------
@@ -280,9 +302,9 @@ class RowReader:
     """Turns table rows into Documents or InstructionPairs; the columns are chosen from the first row."""
 
     def __init__(self, origin: str, default_package: str, config: DataConfig, counts: SkipCounts,
-                 column: str | None = None, kind: str = "table") -> None:
+                 column: str | None = None, kind: str = "table", lang: str | None = None) -> None:
         self.origin, self.default_package, self.config, self.counts = origin, default_package, config, counts
-        self.column, self.kind = column, kind
+        self.column, self.kind, self.lang = column, kind, lang.lower() if lang else None
         self.layout: tuple[str, ...] | None = None
 
     def _choose(self, row: dict[str, Any]) -> tuple[str, ...]:
@@ -304,6 +326,11 @@ class RowReader:
         package = str(row.get(package_col) or self.default_package) if package_col else self.default_package
         path = str(row.get(path_col) or f"row{index}") if path_col else f"row{index}"
         where = f"{self.origin}:{index}"
+        if self.lang is not None:
+            lang_col = _first(row, LANGUAGE_COLUMNS)
+            if lang_col is None or str(row.get(lang_col) or "").strip().lower() != self.lang:
+                self.counts.add("other_language", where)
+                return None
         if self.layout[0] == "code":
             if path_col and not path.endswith(self.config.extensions):
                 self.counts.add("not_typescript", where)
@@ -315,7 +342,7 @@ class RowReader:
                 return None
             return Document(package, path, text)
         instruction = _as_text(row.get(self.layout[1]))
-        code = _as_text(row.get(self.layout[2]))
+        code = fenced_code(_as_text(row.get(self.layout[2])))
         extra_col = _first(row, INPUT_COLUMNS)
         extra = _as_text(row.get(extra_col)) if extra_col else None
         if isinstance(instruction, str) and isinstance(extra, str) and extra.strip():
@@ -383,7 +410,7 @@ def read_hub(spec: SourceSpec, config: DataConfig, counts: SkipCounts, limit: in
         rows = datasets.load_dataset(spec.location, spec.option("config"), split=split,
                                      data_dir=spec.option("data_dir"), streaming=True)
         reader = RowReader(f"hf:{spec.location}", spec.location.split("/")[-1], config, counts,
-                           spec.option("column"), kind="hub")
+                           spec.option("column"), kind="hub", lang=spec.option("lang"))
         kept = 0
         for index, row in enumerate(rows):
             if limit is not None and kept >= limit:
@@ -392,10 +419,35 @@ def read_hub(spec: SourceSpec, config: DataConfig, counts: SkipCounts, limit: in
             if record is not None:
                 kept += 1
                 yield record
-    except (ConnectionError, OSError, ValueError) as exc:
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
-        hint = " (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set)" if offline else ""
-        raise DataError(f"hf:{spec.location}: cannot load the dataset{hint}: {exc}") from exc
+    except DataError:
+        raise
+    except Exception as exc:
+        if not _is_hub_failure(exc):
+            raise
+        offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+                      for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+        reason = " ".join(str(exc).split()) or type(exc).__name__  # one line
+        raise HubUnreachable(spec_text(spec), spec.location, offline, reason) from exc
+
+
+_HUB_PACKAGES = frozenset({"datasets", "huggingface_hub", "httpx", "httpcore", "fsspec", "aiohttp", "requests",
+                           "urllib3", "pyarrow"})
+
+
+def _is_hub_failure(exc: BaseException) -> bool:
+    """Errors of reaching or reading the hub (network, offline mode, gated or missing ids, dataset scripts
+    that `datasets` no longer runs), as opposed to bugs of ours."""
+    if isinstance(exc, (ConnectionError, OSError, ValueError, TimeoutError)):
+        return True
+    if isinstance(exc, RuntimeError) and "script" in str(exc).lower():
+        return True
+    return type(exc).__module__.split(".")[0] in _HUB_PACKAGES
+
+
+def spec_text(spec: SourceSpec) -> str:
+    """A hub spec as the user writes it (`hf:owner/name[?…]`)."""
+    query = urllib.parse.urlencode(list(spec.options))
+    return f"hf:{spec.location}" + (f"?{query}" if query else "")
 
 
 def read_source(spec: SourceSpec, config: DataConfig, counts: SkipCounts, limit: int | None = None

@@ -33,7 +33,7 @@ step = json.loads((out / "profile.json").read_text())
 rows = [json.loads(l) for l in (out / "checkpoints" / "metrics.jsonl").read_text().splitlines() if '"train"' in l]
 print(f"kaggle_t4 step: {step['tokens_per_s']:.0f} tokens/s, {step['step_peak_memory_mb']:.0f} MB (CUDA max allocated)")
 if rows:
-    print(f"phase 1: {len(rows)} logged steps, median {statistics.median(r['tok_s'] for r in rows):.0f} tokens/s")
+    print(f"phase 1: {len(rows)} logged steps, median {statistics.median(r['throughput_tokens_per_s'] for r in rows):.0f} tokens/s")
 PY
 echo "results in $out; $( ((status)) && echo 'SOMETHING FAILED: see above' || echo 'all checks passed')"
 exit $status
