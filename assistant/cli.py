@@ -93,7 +93,8 @@ def cli(ctx: click.Context, verbose: int, log_file: Path | None) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.argument("line", type=click.IntRange(min=1))
 @click.argument("col", type=click.IntRange(min=1))
-@click.option("--checkpoint", type=click.Path(exists=True, path_type=Path), help="Model to use (default: bundled).")
+@click.option("--checkpoint", type=click.Path(exists=True, path_type=Path),
+              help="Checkpoint file (.safetensors) to use [default: $SHUTKA_CHECKPOINT, else the bundled model].")
 @click.option("--fim/--no-fim", default=None, help="Also read the code after the cursor.")
 @click.option("--no-gate", is_flag=True, help="Show the best candidate even below the confidence threshold.")
 @click.option("--explain", is_flag=True, help="Print every candidate with its scores.")
@@ -164,15 +165,18 @@ def config_check(workspace: Path) -> None:
 
 
 @cli.command()
-@click.argument("what", type=click.Choice(["config", "state", "models"]))
+@click.argument("what", type=click.Choice(["config", "user-config", "state", "models"]))
 @click.argument("workspace", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
 def locate(what: str, workspace: Path) -> None:
-    """Print where the workspace config, its state or the model files live."""
+    """Print where the workspace config, your own config (the only place besides the command line for who
+    can reach `shutka serve`: [server] host, api_key, allowed_hosts), the workspace's state or the model
+    files live."""
     from assistant.home import shutka_home
-    from indexer.workspace import Workspace
+    from indexer.workspace import Workspace, user_config_path
 
     ws = Workspace(workspace)
-    click.echo({"config": ws.config_path, "state": ws.state_dir, "models": shutka_home() / "models"}[what])
+    click.echo({"config": ws.config_path, "user-config": user_config_path(), "state": ws.state_dir,
+                "models": shutka_home() / "models"}[what])
 
 
 def main(argv: list[str] | None = None) -> None:

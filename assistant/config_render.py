@@ -6,6 +6,8 @@ import json
 
 from pydantic import BaseModel
 
+from indexer.workspace import user_only_keys
+
 
 def _toml_value(value: object) -> str:
     if value is None:
@@ -26,10 +28,14 @@ def render_section(name: str, schema: type[BaseModel]) -> str:
     lines = [f"[{name}]"]
     if schema.__doc__:
         lines.insert(0, f"# {schema.__doc__.strip().splitlines()[0]}")
+    user_only = user_only_keys(schema)
     for field_name, field in schema.model_fields.items():
         for doc_line in (field.description or "").strip().splitlines():
             lines.append(f"# {doc_line.strip()}")
         default = field.get_default(call_default_factory=True)
-        prefix = "# " if default is None else ""
+        if field_name in user_only:
+            lines.append(f"# Not in a workspace's shutka.toml: use {user_only[field_name]} or your own config "
+                         "(`shutka locate user-config`).")
+        prefix = "# " if default is None or field_name in user_only else ""
         lines.append(f"{prefix}{field_name} = {_toml_value(default)}")
     return "\n".join(lines) + "\n"

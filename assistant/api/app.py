@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 
 from assistant.api.deps import ClientDep, ServerState
 from assistant.api.errors import install_error_handlers
-from assistant.api.middleware import BodyLimitMiddleware
+from assistant.api.middleware import BodyLimitMiddleware, HostCheckMiddleware, HostPolicy
 from assistant.api.routes import bank, chat, completions, embeddings, health, models, titans
 from assistant.api.schemas import ErrorResponse
 from assistant.config import ServerConfig
@@ -31,7 +31,8 @@ RuntimeFactory = Callable[[], AbstractContextManager[Runtime]]
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {"model": ErrorResponse, "description": "OpenAI-style error: 400 invalid request, 401 missing or "
                                                    "wrong API key, 403 cross-site request, 404 unknown model, "
-                                                   "413 body too large"},
+                                                   "413 body too large, 421 a Host header that does "
+                                                   "not name this server"},
     "5XX": {"model": ErrorResponse, "description": "OpenAI-style error: the server failed"},
 }
 
@@ -73,6 +74,8 @@ def create_app(source: Runtime | RuntimeFactory, config: ServerConfig | None = N
     app.state.startup_error = None
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_request_bytes)
+    # added last, so it runs first: a request under a foreign Host name is refused before anything else
+    app.add_middleware(HostCheckMiddleware, policy=HostPolicy.for_address(config.host, config.allowed_hosts))
     api = APIRouter(dependencies=[ClientDep])
     for module in (models, completions, chat, embeddings, titans, bank):
         api.include_router(module.router)

@@ -81,18 +81,33 @@ def model_not_found(model: str) -> APIError:
                          "GET /v1/models.", param="model", code="model_not_found")
 
 
-def validation_message(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str | None, str]:
+REQUEST_PARTS = ("body", "query", "path", "header", "cookie")
+"""Where FastAPI found a parameter: the first item of a validation error's `loc`."""
+
+
+def error_param(loc: Sequence[Any]) -> str:
+    """The parameter a validation error is about, from pydantic's `loc`: `("body", "messages", 0, "content")`
+    -> `messages.0.content`, `("query", "n")` -> `n`; the request body as a whole (`("body",)`) -> `body`."""
+    parts = [str(part) for part in loc]
+    where = parts.pop(0) if parts and parts[0] in REQUEST_PARTS else "body"
+    return ".".join(parts) or where
+
+
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str, str]:
     """(message, param, code) for pydantic's first complaint, naming the field as OpenAI does."""
     err = errors[0]
-    loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "header")]
-    param = ".".join(loc) or None
+    loc = tuple(err.get("loc", ()))
     kind = str(err.get("type", ""))
     if kind == "json_invalid":
-        return f"The request body is not valid JSON ({err.get('ctx', {}).get('error', 'decode error')}).", None, \
+        return f"The request body is not valid JSON ({err.get('ctx', {}).get('error', 'decode error')}).", "body", \
             "invalid_json"
+    param = error_param(loc)
+    if kind == "missing" and param == "body":
+        return "The request body is missing: send a JSON object (Content-Type: application/json).", param, \
+            "missing_required_parameter"
     if kind == "missing":
         return f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
-    where = f"'{param}'" if param else "the request body"
+    where = f"'{param}'" if param != "body" else "the request body"
     code = "invalid_type" if kind.endswith("_type") or kind.endswith("_parsing") else "invalid_value"
     extra = f" ({len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return f"Invalid value for {where}: {err.get('msg', 'invalid')}{extra}.", param, code

@@ -1,15 +1,20 @@
 """Running the app under uvicorn on a socket bound beforehand (so port 0 works and the address is
-known before serving), and the loopback rule for addresses without an API key."""
+known before serving), a graceful stop on SIGINT/SIGTERM, and the loopback rule for addresses without an
+API key."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import signal
 import socket
+import threading
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 GRACEFUL_SHUTDOWN_S = 10
 """Open streams get this long to finish at shutdown before the runtime is closed anyway."""
@@ -56,21 +61,24 @@ def make_server(app: ASGIApp, **options: Any) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-class QuietStartupFailure:
-    """Drops the traceback text of a failed lifespan start-up, which uvicorn would log: the failure is a
-    domain error the command line reports as one line itself (the app keeps it in `state.startup_error`)."""
+@contextlib.contextmanager
+def graceful_signals(server: uvicorn.Server) -> Iterator[None]:
+    """While `server` runs in the main thread: SIGINT and SIGTERM stop it gracefully and are then done with.
 
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    uvicorn raises the signal that stopped it again once it has shut down, through the handler it found
+    installed; with Python's defaults that kills the process (SIGTERM: exit -15) or raises KeyboardInterrupt
+    before the command has closed the runtime (flushed the bank, saved the Titans memory). The handlers
+    installed here only ask the server to stop, so the command finishes its own shutdown and exits 0."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
 
-        async def quiet_send(message: Message) -> None:
-            if message["type"] == "lifespan.startup.failed" and self.app.state.startup_error is not None:
-                message = {**message, "message": ""}
-            await send(message)
-
-        await self.app(scope, receive, quiet_send)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

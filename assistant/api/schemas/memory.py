@@ -10,17 +10,21 @@ from pydantic import Field
 from assistant.api.schemas.common import WireRequest, WireResponse
 from assistant.types import BankStats
 
+MAX_PATH_CHARS = 4096
+"""Longest `path` accepted (Linux's PATH_MAX)."""
+
 
 class TitansSave(WireRequest):
-    path: str | None = None
+    path: str | None = Field(None, max_length=MAX_PATH_CHARS)
     """Where to write; relative paths are taken inside the workspace's `.shutka/titans/`, and the file
-    must stay inside `.shutka/` (Shutka never writes to the user's files). Default: the workspace's
-    own Titans file, which is also what is loaded at start-up."""
+    must stay inside it (Shutka never writes to the user's files). Default: the workspace's own Titans
+    file, which is also what is loaded at start-up."""
 
 
 class TitansLoad(WireRequest):
-    path: str = Field(min_length=1)
-    """A file written by `titans/save`; relative paths are taken inside `.shutka/titans/`."""
+    path: str | None = Field(None, min_length=1, max_length=MAX_PATH_CHARS)
+    """A file written by `titans/save`, inside the workspace's `.shutka/titans/` (relative paths are taken
+    there). Default: the workspace's own Titans file (what `titans/save` without a path writes)."""
 
 
 class TitansFile(WireResponse):

@@ -11,7 +11,17 @@ import openai
 import pytest
 
 from assistant.config import ServerConfig
+from indexer.workspace import USER_CONFIG_ENV
 from tests.assistant.api.helpers import API_KEY, LiveServer, new_workspace, runtime_factory, serve
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's own config (`~/.config/shutka/shutka.toml`) never reaches these tests: SHUTKA_CONFIG
+    names a file that does not exist (a test writes it when it needs one). Spawned servers inherit it."""
+    path = tmp_path_factory.mktemp("user-config") / "shutka.toml"
+    monkeypatch.setenv(USER_CONFIG_ENV, str(path))
+    return path
 
 
 @pytest.fixture(scope="session")

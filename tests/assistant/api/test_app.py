@@ -16,6 +16,9 @@ from assistant.errors import CheckpointCorrupt
 from assistant.runtime import Runtime, open_runtime
 from assistant.types import CompletionRequest
 
+LOCAL = "http://127.0.0.1"
+"""TestClient's own default, http://testserver, is a foreign Host name (refused with 421)."""
+
 
 def test_lifespan_opens_and_closes_the_runtime(basic_workspace: Path, tiny_checkpoint: Path) -> None:
     calls: list[str] = []
@@ -30,7 +33,7 @@ def test_lifespan_opens_and_closes_the_runtime(basic_workspace: Path, tiny_check
     app = create_app(factory, ServerConfig())
     assert calls == []  # building the app does no work
     titans_file = basic_workspace / ".shutka" / "titans" / "workspace_titans.pt"
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         assert calls == ["open"]
         assert client.get("/health").json()["ready"]
         assert not titans_file.exists()
@@ -39,7 +42,7 @@ def test_lifespan_opens_and_closes_the_runtime(basic_workspace: Path, tiny_check
 
 
 def test_a_borrowed_runtime_stays_open(runtime: Runtime) -> None:
-    with TestClient(create_app(runtime, ServerConfig())) as client:
+    with TestClient(create_app(runtime, ServerConfig()), base_url=LOCAL) as client:
         assert client.get("/v1/models").status_code == 200
     assert runtime.assistant.complete(CompletionRequest.from_prefix("const x = ")) is not None
 
@@ -49,13 +52,13 @@ def test_a_startup_failure_is_kept_for_the_command_line() -> None:
         raise CheckpointCorrupt("no checkpoint found")
 
     app = create_app(factory, ServerConfig())
-    with pytest.raises(CheckpointCorrupt), TestClient(app):
+    with pytest.raises(CheckpointCorrupt), TestClient(app, base_url=LOCAL):
         pass
     assert isinstance(app.state.startup_error, CheckpointCorrupt)
 
 
 def test_openapi_documents_openai_errors_on_every_route(runtime: Runtime) -> None:
-    with TestClient(create_app(runtime, ServerConfig())) as client:
+    with TestClient(create_app(runtime, ServerConfig()), base_url=LOCAL) as client:
         spec = client.get("/openapi.json").json()
     operations = [(path, op) for path, item in spec["paths"].items() for op in item.values()]
     assert {p for p, _ in operations} >= {"/v1/models", "/v1/completions", "/v1/chat/completions", "/v1/embeddings",

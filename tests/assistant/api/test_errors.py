@@ -3,6 +3,7 @@ cross-site requests, unexpected failures — and a public address without a key 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,6 +122,55 @@ def test_bad_fields_are_400_naming_the_field(keyed: httpx.Client, body: dict, pa
     assert error["param"] == param and error["type"] == "invalid_request_error"
 
 
+NO_BODY = object()
+BAD_BODIES = [NO_BODY, None, [], "text", 42, True, {}, {"prompt": None}, {"prompt": [None]}, {"prompt": {}},
+              {"messages": None}, {"messages": []}, {"messages": [{}]}, {"messages": [{"role": None}]},
+              {"messages": [{"role": "user", "content": [{"type": "image"}]}]}, {"input": None}, {"input": [None]},
+              {"id": None}, {"id": ""}, {"id": "cmpl-x", "index": None}, {"path": 5}, {"path": ""},
+              {"path": ["a"]}, {"prompt": "x", "stop": [None]}, {"prompt": "x", "n": None},
+              {"prompt": "x", "stream_options": 5}, {"model": None, "prompt": None}]
+BODY_ROUTES = ["/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/completions/feedback",
+               "/v1/titans/save", "/v1/titans/load"]
+
+
+def _post(client: httpx.Client, route: str, body: object) -> httpx.Response:
+    if body is NO_BODY:
+        return client.post(route)
+    return client.post(route, content=json.dumps(body), headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES)
+def test_no_error_names_none(keyed: httpx.Client, route: str) -> None:
+    """Whatever is wrong with the body, the error names the field (or `body`), never 'None'."""
+    for body in BAD_BODIES:
+        response = _post(keyed, route, body)
+        assert response.status_code < 500, (body, response.text)
+        if response.status_code == 200:
+            continue  # e.g. {} to titans/save: every field is optional there
+        error = assert_openai_error(response, response.status_code)
+        assert "None" not in error["message"], (route, body, error)
+        if response.status_code == 400 and error["code"] in VALIDATION_CODES:
+            assert error["param"] and error["param"] != "None", (route, body, error)
+    for query in ({}, {"n": "many"}, {"n": ""}, {"n": -1}):
+        error = assert_openai_error(keyed.post("/v1/titans/forget", params=query), 400)
+        assert error["param"] == "n" and "None" not in error["message"]
+
+
+VALIDATION_CODES = ("missing_required_parameter", "invalid_type", "invalid_value", "invalid_json")
+
+
+@pytest.mark.parametrize(("body", "param", "message"), [
+    (NO_BODY, "body", "The request body is missing"),
+    (None, "body", "Invalid value for the request body: Input should be a valid dictionary"),
+    ([], "body", "Invalid value for the request body"),
+    ({"messages": [{}]}, "messages.0.role", "Missing required parameter: 'messages.0.role'."),
+    ({"messages": [{"role": "robot"}]}, "messages.0.role", "Invalid value for 'messages.0.role'"),
+])
+def test_a_bad_body_names_the_field(keyed: httpx.Client, body: object, param: str, message: str) -> None:
+    error = assert_openai_error(_post(keyed, "/v1/chat/completions", body), 400)
+    assert error["param"] == param and error["message"].startswith(message)
+
+
 def test_malformed_json_is_400(keyed: httpx.Client) -> None:
     response = keyed.post("/v1/completions", content=b'{"prompt": ', headers={"content-type": "application/json"})
     assert_openai_error(response, 400, "invalid_json")
@@ -176,7 +226,7 @@ class Broken:
 def test_unexpected_failure_is_a_500_without_internals(runtime: Runtime) -> None:
     app = create_app(runtime, ServerConfig())
     app.dependency_overrides[get_assistant] = Broken
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as client:
         response = client.post("/v1/completions", json={"prompt": "x"})
     error = assert_openai_error(response, 500, "internal_error")
     assert error["type"] == "server_error" and "boom" not in error["message"]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
-from assistant.runtime import open_runtime
+from assistant.api.app import create_app
+from assistant.config import ServerConfig
+from assistant.runtime import Runtime, open_runtime
 from tests.assistant.api.helpers import LiveServer, new_workspace, runtime_factory, serve
 
 NEW_CODE = "\nexport function twice(n: number): number {\n  const doubled = n * 2;\n  return doubled + 0;\n}\n"
@@ -76,6 +80,64 @@ def test_loading_what_is_not_a_memory_file_is_400(http: httpx.Client, path: str)
     response = http.post("/v1/titans/load", json={"path": path})
     assert response.status_code == 400
     assert response.json()["error"]["code"] in ("invalid_file", "invalid_path")
+
+
+@pytest.mark.parametrize("body", [None, {}, {"path": None}])
+def test_load_without_a_path_reads_what_save_without_a_path_wrote(http: httpx.Client, titans_server: LiveServer,
+                                                                  body: dict | None) -> None:
+    # as the Kaggle guide writes it: curl -X POST http://localhost:8000/v1/titans/save (then .../load)
+    saved = http.post("/v1/titans/save")
+    assert saved.status_code == 200
+    loaded = http.post("/v1/titans/load", json=body) if body is not None else http.post("/v1/titans/load")
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json() == saved.json()
+    assert loaded.json()["path"] == str(titans_server.workspace.resolve() / ".shutka" / "titans" / "workspace_titans.pt")
+
+
+def test_load_without_a_path_before_any_save_says_so(runtime: Runtime) -> None:
+    with TestClient(create_app(runtime, ServerConfig()), base_url="http://127.0.0.1") as client:
+        response = client.post("/v1/titans/load")
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_file" and "no Titans memory has been saved" in error["message"]
+
+
+def _outside_files(tmp_path: Path, workspace: Path) -> list[str]:
+    real = tmp_path / "real_titans.pt"  # a genuine memory file, but outside .shutka/titans/
+    real.write_bytes((workspace / ".shutka" / "titans" / "workspace_titans.pt").read_bytes())
+    unreadable = tmp_path / "secret"
+    unreadable.write_text("s")
+    unreadable.chmod(0)
+    return ["/etc/shadow", "/etc/passwd", "/etc/no-such-file", "/no/such/dir/x.pt", str(tmp_path), str(real),
+            str(unreadable), "../../../../../../etc/passwd", "../index.sqlite", "../no-such-file",
+            str(workspace / "src" / "main.ts")]
+
+
+def test_load_answers_the_same_for_every_path_outside_the_titans_folder(
+        http: httpx.Client, titans_server: LiveServer, tmp_path: Path) -> None:
+    http.post("/v1/titans/save")
+    link = titans_server.workspace / ".shutka" / "titans" / "link.pt"  # a link out of the folder counts as outside
+    link.unlink(missing_ok=True)
+    link.symlink_to("/etc/passwd")
+    answers = {path: http.post("/v1/titans/load", json={"path": path}) for path in
+               [*_outside_files(tmp_path, titans_server.workspace), "link.pt"]}
+    bodies = {(r.status_code, r.text) for r in answers.values()}
+    assert len(bodies) == 1, bodies  # nothing tells whether a file exists or can be read
+    status, text = bodies.pop()
+    assert status == 400 and "titans/load reads only inside" in text and "passwd" not in text
+
+
+@pytest.mark.parametrize("route", ["/v1/titans/save", "/v1/titans/load"])
+@pytest.mark.parametrize("path", ["x" * 5000, "x" * 300, "a/" * 1500 + "b", "x" * 256 + "/y"],
+                         ids=["5000-chars", "300-char-name", "1500-folders", "long-folder"])
+def test_an_unusable_path_is_400_naming_it(http: httpx.Client, route: str, path: str,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    response = http.post(route, json={"path": path})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "path" and error["code"] in ("invalid_path", "invalid_value")
+    assert len(error["message"]) < 400 and "Traceback" not in response.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_forget_drops_the_least_accessed(http: httpx.Client, with_episodes: int) -> None:
