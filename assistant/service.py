@@ -2,6 +2,10 @@
 
 It owns nothing heavy itself; `assistant.runtime.open_runtime` builds it from a workspace and a
 checkpoint and wires index events into it. Surfaces never reach past it into the model or the bank.
+
+Text that comes from an editor or a client (buffers, requests, accepted lines) has its secrets masked
+here, once, on the way in (indexer.secrets, with the workspace's [indexer] settings; same length, so
+lines and columns still hold); indexed text was masked by the indexer.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,33 +77,35 @@ class Assistant:
         hook.listeners.append(self._on_commit)
         if titans is not None:
             hook.learner = self._learn_new_code
+            titans.drop_secrets(self._mask)  # episodes an older Shutka kept unmasked
 
     # -- completion --------------------------------------------------------------------------------------
 
     def complete(self, request: CompletionRequest) -> CompletionResult:
         """Completions at the cursor (never raises on odd input: a bounded, possibly empty answer)."""
         _check_request(request)
-        return self.completer.complete(self._relative(request))
+        return self.completer.complete(self._incoming(request))
 
     def explain(self, request: CompletionRequest) -> Explanation:
         """Every candidate with its features, score and confidence, the HopRAG hops, the gate's decision."""
         _check_request(request)
-        return self.completer.explain(self._relative(request))
+        return self.completer.explain(self._incoming(request))
 
     def feedback(self, request: CompletionRequest, text: str, accepted: bool) -> tuple[int, float]:
         """The client accepted (or rejected) `text` at `request`'s cursor. An accepted line is what the
         user wanted: the Titans memory learns it. -> (episodes kept, surprise)."""
         if not accepted:
             return 0, 0.0
-        request = self._relative(request)
+        request = self._incoming(request)
         line = request.text.split("\n")[request.line][: request.column] if request.text else ""
-        return self.completer.learn(request, (line + text).split("\n", 1)[0])
+        return self.completer.learn(request, self._mask((line + text).split("\n", 1)[0]))
 
     # -- open documents ----------------------------------------------------------------------------------
 
     def open_document(self, path: str, text: str) -> None:
-        """An editor opened `path`: its buffer is context and wins over the disk."""
+        """An editor opened `path`: its buffer (secrets masked) is context and wins over the disk."""
         rel = self.workspace.relative(path)
+        text = self._mask(text)
         with self._doc_lock:
             self._documents[rel] = text
         self.lines.overlay(rel, text)
@@ -107,6 +114,7 @@ class Assistant:
         """The buffer changed. Lines the user finished since the last version are learned (Titans).
         -> how many finished lines were written to the memory."""
         rel = self.workspace.relative(path)
+        text = self._mask(text)
         with self._doc_lock:
             before = self._documents.get(rel)
             self._documents[rel] = text
@@ -271,6 +279,8 @@ class Assistant:
         for path, key in wanted.items():
             if self._seen.get(path) != key:
                 text = self.indexer.catalog.file_text(path)
+                if text is not None and states[path].chunker != self.indexer.chunker_fingerprint:
+                    text = self._mask(text)  # stored by an older Shutka: the next sync re-masks the row
                 if text is not None:
                     self.lines.set_file(path, text)
                     changed = True
@@ -323,8 +333,9 @@ class Assistant:
     def titans_save(self, path: str | None = None) -> Path:
         return self._titans().save(Path(path) if path else None)
 
-    def titans_load(self, path: str) -> None:
-        self._titans().load(Path(path))
+    def titans_load(self, path: str | None = None) -> Path:
+        """Load a file `titans_save` wrote (default: the workspace's own file); returns its path."""
+        return self._titans().load(Path(path) if path else None)
 
     def titans_forget(self, n: int) -> int:
         if n < 0:
@@ -350,14 +361,23 @@ class Assistant:
                       self.indexer.catalog.generation(), counts.get("files", 0), self.last_sync,
                       self.titans.count() if self.titans else 0, self.indexing)
 
+    def _mask(self, text: str) -> str:
+        """`text` with its secrets masked (the same object when it has none)."""
+        return self.indexer.scanner.mask(text).text
+
+    def _incoming(self, request: CompletionRequest) -> CompletionRequest:
+        """The request with a workspace-relative path and its buffer's secrets masked (same offsets):
+        no line of it can become a candidate, a prompt or a Titans episode unmasked."""
+        request = self._relative(request)
+        text = self._mask(request.text)
+        return request if text is request.text else replace(request, text=text)
+
     def _relative(self, request: CompletionRequest) -> CompletionRequest:
         if request.path is None:
             return request
         rel = self.workspace.relative(request.path) if Path(request.path).is_absolute() else request.path
         if rel == request.path:
             return request
-        from dataclasses import replace
-
         return replace(request, path=rel)
 
 

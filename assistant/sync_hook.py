@@ -8,6 +8,8 @@ Every change (a save, a buffer flush, `git checkout`, a rename) arrives here thr
   write     (inside it) delete the old entries of changed/removed files, add the new ones, rename
             moved files, prune Titans episodes whose code is gone — one commit with the catalog
   committed readers refresh; listeners (the line store, the graph, the TUI) hear the event
+Every text here (entries, the line store's files, the lines Titans learns) comes from a ParsedFile,
+whose text the indexer has already masked (indexer.secrets): nothing is masked or unmasked here.
 """
 
 from __future__ import annotations

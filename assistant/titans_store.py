@@ -12,13 +12,13 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, CheckpointCorrupt
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.model.memory import EpisodicStore
 from assistant.types import Episode, TitansStats
@@ -181,6 +181,30 @@ class TitansStore:
                 self.refresh()
             return kept, float(surprise.mean())
 
+    def drop_secrets(self, mask: Callable[[str], str]) -> int:
+        """Delete the episodes whose line holds a secret by `mask` (a length-keeping masker, see
+        indexer.secrets): lines learned before masking existed, or under other [indexer] settings.
+        Lines learned since are masked on the way in and never kept. One scan of all texts joined.
+        -> episodes deleted."""
+        with self._lock:
+            rows = self._conn.execute("SELECT id, text FROM titans_episodes ORDER BY id").fetchall()
+            joined = "\n".join(text for _, text in rows)
+            masked = mask(joined) if rows else joined
+            if masked == joined:
+                return 0
+            gone, at = [], 0
+            for episode, text in rows:
+                if masked[at:at + len(text)] != text:
+                    gone.append((episode,))
+                at += len(text) + 1
+            self._conn.execute("PRAGMA secure_delete = ON")  # the deleted lines are zeroed on disk too
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany("DELETE FROM titans_episodes WHERE id = ?", gone)
+            self._conn.execute("COMMIT")
+            self.refresh()
+        log.warning("dropped %d Titans episode(s) whose line held a secret", len(gone))
+        return len(gone)
+
     def _trim(self) -> None:
         capacity = self.model.config.titans_capacity
         (count,) = self._conn.execute("SELECT COUNT(*) FROM titans_episodes").fetchone()
@@ -220,9 +244,15 @@ class TitansStore:
         with self._lock:
             return self.model.save_titans_memory(path or self.weights_path)
 
-    def load(self, path: Path) -> None:
-        """Load weights and episodes saved by `save`. Episode rows forgotten since that save stay
-        forgotten (their text lived in the database); episodes the file does not hold are dropped."""
+    def load(self, path: Path | None = None) -> Path:
+        """Load weights and episodes saved by `save` (default: the workspace's own file) and return the
+        path read. Episode rows forgotten since that save stay forgotten (their text lived in the
+        database); episodes the file does not hold are dropped."""
+        if path is None:
+            path = self.weights_path
+            if not path.is_file():
+                raise CheckpointCorrupt(f"{path}: no Titans memory has been saved for this workspace yet "
+                                        "(save it first)")
         with self._lock:
             self.model.load_titans_memory(path)
             ids = self.model.episodic.source_ids.tolist()
@@ -230,6 +260,7 @@ class TitansStore:
                 marks = ",".join("?" * len(ids))
                 self._conn.execute(f"DELETE FROM titans_episodes WHERE id NOT IN ({marks})", ids)
             self.refresh()
+        return path
 
     # -- reading for surfaces ---------------------------------------------------------------------------
 

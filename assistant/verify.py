@@ -20,6 +20,9 @@ class WorkspaceVerifyReport:
     files: int
     chunks: int
     entries: int
+    secrets: int = 0
+    """Secrets the fresh chunking of the disk masked (counts only, never what)."""
+    secret_files: int = 0
 
     @property
     def ok(self) -> bool:
@@ -73,4 +76,4 @@ def verify_workspace(assistant: Assistant) -> WorkspaceVerifyReport:
     catalog_report = verify_catalog(assistant.workspace, indexer.config, indexer.catalog)
     bank, entries = bank_differences(assistant)
     return WorkspaceVerifyReport(tuple(catalog_report.differences) + tuple(bank), catalog_report.files,
-                                 catalog_report.chunks, entries)
+                                 catalog_report.chunks, entries, catalog_report.secrets, catalog_report.secret_files)

@@ -41,9 +41,9 @@ class CatalogWriter:
         conn, info = self.conn, parsed.info
         file_id = conn.execute(
             "INSERT INTO files (path, section, size, mtime_ns, checked_ns, content_hash, text, warnings, generation, "
-            "chunker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "chunker, secrets) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (info.path, info.section, info.size, info.mtime_ns, checked_ns, parsed.content_hash, parsed.text,
-             "\n".join(parsed.warnings), self.generation, chunker)).fetchone()[0]
+             "\n".join(parsed.warnings), self.generation, chunker, parsed.secrets)).fetchone()[0]
         conn.executemany(
             "INSERT INTO chunks (file_id, chunk_key, kind, symbol, name, parent, start_line, end_line, "
             "start_byte, end_byte, content_hash, exported) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -12,6 +12,10 @@ Broken syntax still yields chunks from tree-sitter's error recovery, plus a warn
 gives up entirely the whole file is chunked into windows (logged at WARNING with the path and reason).
 Minified files (any line longer than `max_line_chars`) are skipped, not windowed: one giant line per
 window would flood the index with text no completion can use.
+
+Secrets are masked in the decoded text before any of this (indexer.secrets, same length and lines), so
+chunks, line targets and names only ever see the masked text; a line holding a masked secret is no
+line target (completion must never offer it).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from indexer.config import IndexerConfig
 from indexer.languages import grammar, grammar_name, parser
 from indexer.reading import Decoded, content_hash, decode, has_private_key, read_bytes
 from indexer.resolve import ImportResolver
+from indexer.secrets import has_mask, scanner_for
 from indexer.types import Chunk, ChunkKind, FileInfo, LineTarget, ParsedFile, Reference, RefKind, Skip, Span
 from indexer.workspace import Workspace
 
@@ -78,11 +83,11 @@ def split_lines(text: str) -> list[str]:
 
 def line_targets(path: str, text: str) -> tuple[LineTarget, ...]:
     """Every line completion may copy: its stripped text has an identifier character (so blank lines
-    and lone punctuation such as `}`, `});`, `{`, `*/` are left out)."""
+    and lone punctuation such as `}`, `});`, `{`, `*/` are left out) and no masked secret."""
     targets = []
     for number, line in enumerate(split_lines(text)):
         stripped = line.strip()
-        if stripped and _IDENTIFIER_CHAR.search(stripped):
+        if stripped and _IDENTIFIER_CHAR.search(stripped) and not has_mask(stripped):
             targets.append(LineTarget(path, number, line, content_hash(stripped)))
     return tuple(targets)
 
@@ -388,9 +393,12 @@ def chunk_text(path: str, text: str, config: IndexerConfig) -> ChunkResult:
 
 
 def decode_source(info: FileInfo, data: bytes, config: IndexerConfig) -> Decoded | Skip:
-    """Text of a file's bytes, or why it is skipped (binary, not UTF-8, a private key, minified)."""
-    if has_private_key(data):
-        return Skip(info.path, "contains a private key (never indexed)")
+    """Text of a file's bytes with its secrets masked (indexer.secrets: same length, same lines), or
+    why it is skipped (binary, not UTF-8, minified; a private key only while `scan_secrets` is off).
+    Every path that turns file bytes into stored text (sync, verify) goes through here."""
+    scanner = scanner_for(config)
+    if not scanner.enabled and has_private_key(data):
+        return Skip(info.path, "contains a private key (never indexed; scan_secrets is off)")
     decoded = decode(info.path, data)
     if isinstance(decoded, Skip):
         return decoded
@@ -398,6 +406,10 @@ def decode_source(info: FileInfo, data: bytes, config: IndexerConfig) -> Decoded
     if longest > config.max_line_chars:
         return Skip(info.path, f"minified or generated (a line of {longest} characters > max_line_chars "
                                f"{config.max_line_chars})")
+    masked = scanner.mask(decoded.text)
+    if masked.count:
+        log.info("%s: masked %d secret(s)", info.path, masked.count)
+        return Decoded(masked.text, decoded.warning, masked.count)
     return decoded
 
 
@@ -427,4 +439,4 @@ def parse_file(workspace: Workspace, info: FileInfo, data: bytes | None = None, 
                                   if r is not None and r != info.path))
     return ParsedFile(info=info, content_hash=content_hash(data), text=decoded.text, chunks=result.chunks,
                       lines=line_targets(info.path, decoded.text), imports=imports, warnings=warnings,
-                      specifiers=result.specifiers, references=result.references)
+                      specifiers=result.specifiers, references=result.references, secrets=decoded.secrets)

@@ -1,8 +1,12 @@
-"""`[indexer]` settings: what is indexed, how it is chunked, how fast the watcher reacts."""
+"""`[indexer]` settings: what is indexed, how it is chunked, which secrets are masked, how fast the
+watcher reacts."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from indexer.secrets import check_patterns
+from indexer.workspace import SECRETS, user_only
 
 
 class IndexerConfig(BaseModel):
@@ -31,3 +35,17 @@ class IndexerConfig(BaseModel):
     """Upper bound on `.d.ts` files taken from node_modules (largest packages are truncated first)."""
     follow_symlinks: bool = True
     """Follow symlinked folders (loops are detected and skipped)."""
+    scan_secrets: bool = Field(True, json_schema_extra=user_only("", SECRETS))
+    """Mask credentials (cloud and API keys, tokens, private keys, high-entropy literals assigned to
+    key/secret/token/password names) in everything stored and offered, keeping every offset. Off
+    (knowingly): text is stored as written, and a file holding a private key is skipped as a whole."""
+    secret_allow: tuple[str, ...] = Field((), json_schema_extra=user_only("", SECRETS))
+    """Regexes searched in each secret found; a secret one matches is kept as written (known test
+    fixtures such as `AKIAIOSFODNN7EXAMPLE`; a plain value is its own regex)."""
+    secret_deny: tuple[str, ...] = ()
+    """Extra regexes always masked (the first group when the regex has one, else the whole match)."""
+
+    @field_validator("secret_allow", "secret_deny")
+    @classmethod
+    def _regexes(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        return check_patterns(patterns)

@@ -71,6 +71,8 @@ def read_bytes(root: Path, rel: str, max_bytes: int) -> bytes | Skip:
 class Decoded:
     text: str
     warning: str | None = None
+    secrets: int = 0
+    """Secrets masked in `text` (indexer.secrets); never which."""
 
 
 def looks_binary(data: bytes) -> str | None:
@@ -103,5 +105,6 @@ def decode(rel: str, data: bytes) -> Decoded | Skip:
 
 
 def has_private_key(data: bytes) -> bool:
-    """True when the bytes embed a PEM private key (such files are never indexed)."""
+    """True when the bytes embed a PEM private key (with secret scanning off, such files are never
+    indexed; with it on, the key is masked instead)."""
     return b"-----BEGIN" in data and b"PRIVATE KEY-----" in data

@@ -87,6 +87,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE skips ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';
     """,
+    # 4: how many secrets were masked in each file's stored text (indexer.secrets), so `shutka index`
+    #    and `--verify` can say how many, never what; rows written before hold 0 until re-read (the
+    #    scanner is part of the chunker fingerprint, so the next sync re-reads them all)
+    """
+    ALTER TABLE files ADD COLUMN secrets INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 """Numbered schema scripts: MIGRATIONS[i] takes the catalog from version i to i + 1. Append only."""
 

@@ -32,6 +32,7 @@ from indexer.locking import WriterLock
 from indexer.plan import plan_changes
 from indexer.reading import REASON_VANISHED, content_hash, read_bytes
 from indexer.resolve import ImportResolver
+from indexer.secrets import SCANNER_VERSION, SecretScanner, scanner_for
 from indexer.types import FileInfo, IndexEvent, IndexPlan, ParsedFile, Skip
 from indexer.workspace import Workspace
 
@@ -41,7 +42,11 @@ LOCK_FILE = "writer.lock"
 Progress = Callable[[int, int], None]
 """`progress(done, total)`, called after each file is parsed."""
 
-_CHUNKER_FIELDS = ("extensions", "max_line_chars", "max_chunk_lines", "window_lines", "max_file_bytes")
+_CHUNKER_FIELDS = ("extensions", "max_line_chars", "max_chunk_lines", "window_lines", "max_file_bytes",
+                   "scan_secrets", "secret_allow", "secret_deny")
+"""Settings that change what a file's rows hold: a change re-reads every file. The secret scanner's
+settings and version are part of it, so an index written before masking (or with other allow/deny
+lists) is re-read, re-masked and re-encoded by its next sync, file by file."""
 _DISCOVERY_FIELDS = ("extensions", "exclude", "default_excludes", "max_file_bytes", "include_dependencies",
                      "max_dependency_files", "follow_symlinks")
 
@@ -73,7 +78,7 @@ def workspace_lock(workspace: Workspace) -> WriterLock:
         return lock
 
 
-def _fingerprint(config: IndexerConfig, fields: Iterable[str], version: int = 0) -> str:
+def _fingerprint(config: IndexerConfig, fields: Iterable[str], version: object = 0) -> str:
     data = {name: getattr(config, name) for name in fields}
     data["version"] = version
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
@@ -90,13 +95,24 @@ class Indexer:
         self.lock = lock or workspace_lock(workspace)
         self.rules = IgnoreRules(workspace.root, self.config)
         self.resolver = ImportResolver(workspace.root)
-        self._chunker_fp = _fingerprint(self.config, _CHUNKER_FIELDS, CHUNKER_VERSION)
+        self._chunker_fp = _fingerprint(self.config, _CHUNKER_FIELDS, [CHUNKER_VERSION, SCANNER_VERSION])
         self._discovery_fp = _fingerprint(self.config, _DISCOVERY_FIELDS)
         self._graph: SymbolGraph | None = None
         self._graph_lock = threading.Lock()
 
     def close(self) -> None:
         self.catalog.close()
+
+    @property
+    def scanner(self) -> SecretScanner:
+        """The secret scanner of these settings: what the assistant masks in buffers with."""
+        return scanner_for(self.config)
+
+    @property
+    def chunker_fingerprint(self) -> str:
+        """Fingerprint of the chunker and scanner settings; a catalog row with another was made by an
+        older or differently set Shutka (its text may not be masked as today's would be)."""
+        return self._chunker_fp
 
     def __enter__(self) -> Indexer:
         return self

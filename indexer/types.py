@@ -105,6 +105,7 @@ class ParsedFile:
     content_hash: str
     """sha256 hex of the raw bytes."""
     text: str
+    """The decoded text with secrets masked (same length and lines as the file)."""
     chunks: tuple[Chunk, ...]
     lines: tuple[LineTarget, ...]
     imports: tuple[str, ...]
@@ -115,6 +116,8 @@ class ParsedFile:
     """Import specifiers as written (`./a`, `@/lib`, `react`), in source order, de-duplicated."""
     references: tuple[Reference, ...] = ()
     """Names each chunk uses (identifiers, calls, types), de-duplicated per chunk."""
+    secrets: int = 0
+    """Secrets masked in `text` (and so in chunks and lines) before anything was derived from it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """`--verify` for the catalog: compare it with a fresh discovery and chunking of the disk.
 
 Zero differences means every indexed file is on disk with the same content hash and section, every
-file that should be indexed is, and each file's chunks (ids and content hashes) are exactly what
-chunking the disk gives today. The assistant extends the report with the bank's own check.
+file that should be indexed is, and each file's chunks (ids and content hashes) and count of masked
+secrets are exactly what chunking the disk gives today (the fresh chunking masks secrets as a sync
+does, so a masked index verifies clean and an unmasked one does not). The assistant extends the report with the bank's own check.
 Reads only; logs nothing per file (a verify is not a sync).
 """
 
@@ -34,6 +35,10 @@ class VerifyReport:
     """Files checked on disk."""
     chunks: int
     """Chunks expected from the disk."""
+    secrets: int = 0
+    """Secrets the fresh chunking masked (counts only, never what)."""
+    secret_files: int = 0
+    """Files with at least one masked secret."""
 
     @property
     def ok(self) -> bool:
@@ -45,6 +50,7 @@ class _Expected:
     section: str
     digest: str
     chunks: frozenset[tuple[str, str]]
+    secrets: int = 0
 
 
 def _listing(items: set[tuple[str, str]]) -> str:
@@ -69,7 +75,7 @@ def _expected(workspace: Workspace, config: IndexerConfig) -> tuple[dict[str, _E
             continue
         chunks = chunk_text(info.path, decoded.text, config).chunks
         expected[info.path] = _Expected(info.section, content_hash(data),
-                                        frozenset((c.chunk_id, c.content_hash) for c in chunks))
+                                        frozenset((c.chunk_id, c.content_hash) for c in chunks), decoded.secrets)
     return expected, declined
 
 
@@ -88,6 +94,7 @@ def verify_catalog(workspace: Workspace, config: IndexerConfig | None = None,
             states = catalog.file_states()
             chunks = catalog.chunk_keys()
             skips = catalog.skip_states()
+            secrets = catalog.secret_counts()
     finally:
         if own:
             catalog.close()
@@ -110,8 +117,11 @@ def verify_catalog(workspace: Workspace, config: IndexerConfig | None = None,
             parts = ([f"missing {_listing(missing)}"] if missing else []) + (
                 [f"unexpected {_listing(extra)}"] if extra else [])
             differences.append(f"chunks differ in {path}: {'; '.join(parts)}")
+        if want.secrets != secrets.get(path, 0):
+            differences.append(f"masked secrets differ in {path} (disk {want.secrets}, catalog {secrets.get(path, 0)})")
     for path in sorted(set(skips) - declined):
         differences.append(f"stale skip record: {path} ({skips[path].reason})")
     total = sum(len(e.chunks) for e in expected.values())
     log.debug("verify: %d files, %d chunks, %d differences", len(expected), total, len(differences))
-    return VerifyReport(tuple(differences), len(expected) + len(declined), total)
+    masked = [e.secrets for e in expected.values() if e.secrets]
+    return VerifyReport(tuple(differences), len(expected) + len(declined), total, sum(masked), len(masked))

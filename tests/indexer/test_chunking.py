@@ -1,5 +1,6 @@
 """Chunking: a representative file's chunks (snapshot-style table), TSX, long definitions, broken
-syntax, parse failure, and the files that are skipped (minified, binary, non-UTF-8, private keys)."""
+syntax, parse failure, and the files that are skipped (minified, binary, non-UTF-8, private keys with
+secret scanning off; with it on, the key is masked)."""
 
 from __future__ import annotations
 
@@ -280,9 +281,24 @@ def test_undecodable_file_is_skipped(make_workspace: Callable[..., Workspace]) -
     assert isinstance(result, Skip) and result.reason.startswith("not UTF-8 text (")
 
 
-def test_file_embedding_a_private_key_is_skipped(make_workspace: Callable[..., Workspace]) -> None:
-    ws = make_workspace({"fixtures.ts": "export const KEY = `-----BEGIN RSA PRIVATE KEY-----\nMIIB\n`;\n"})
-    assert _parse(ws, "fixtures.ts") == Skip("fixtures.ts", "contains a private key (never indexed)")
+PEM_FIXTURE = ("export const KEY = `-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf\n"
+               "-----END RSA PRIVATE KEY-----`;\nexport const other = 1;\n")
+
+
+def test_file_embedding_a_private_key_is_indexed_with_the_key_masked(make_workspace: Callable[..., Workspace]) -> None:
+    ws = make_workspace({"fixtures.ts": PEM_FIXTURE})
+    parsed = _parse(ws, "fixtures.ts")
+    assert isinstance(parsed, ParsedFile) and parsed.secrets == 1
+    assert "PRIVATE KEY" not in parsed.text and "MIIB" not in parsed.text
+    assert len(parsed.text) == len(PEM_FIXTURE) and parsed.text.count("\n") == PEM_FIXTURE.count("\n")
+    assert [c.symbol for c in parsed.chunks] == ["KEY", "other"]
+    assert "MIIB" not in "".join(c.text for c in parsed.chunks)
+
+
+def test_file_embedding_a_private_key_is_skipped_when_scanning_is_off(make_workspace: Callable[..., Workspace]) -> None:
+    ws = make_workspace({"fixtures.ts": PEM_FIXTURE})
+    assert _parse(ws, "fixtures.ts", scan_secrets=False) == Skip(
+        "fixtures.ts", "contains a private key (never indexed; scan_secrets is off)")
 
 
 def test_bom_and_crlf(make_workspace: Callable[..., Workspace]) -> None:
