@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from indexer.errors import ShutkaError
+from pathlib import Path
+
+from indexer.errors import DatabaseDamaged, ShutkaError
 
 
 class AssistantError(ShutkaError):
@@ -31,6 +33,26 @@ class BankError(AssistantError):
 
 class BankCorrupt(BankError):
     """The bank's files are unreadable; `shutka index --rebuild` writes a fresh one."""
+
+
+class BankVectorsDamaged(BankCorrupt):
+    """A generation file does not match what its commit recorded (size, checksum) or cannot be read.
+    The entries' texts are intact: re-encoding them (`MemoryBank.rebuild`) repairs it."""
+
+    def __init__(self, path: Path | str, why: str) -> None:
+        self.path, self.why = Path(path), why
+        super().__init__(f"the bank's vector file {path} is unusable ({why}); the entries' texts are "
+                         "intact: run `shutka index --rebuild` to re-encode them into a fresh file")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return type(self), (self.path, self.why)
+
+
+class BankDatabaseDamaged(BankCorrupt, DatabaseDamaged):
+    """The database holding the bank's tables is damaged (the same error the catalog raises)."""
+
+    def __init__(self, path: Path | str, why: str) -> None:
+        DatabaseDamaged.__init__(self, path, why)
 
 
 class BankNotAttached(BankError):

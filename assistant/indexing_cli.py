@@ -26,30 +26,30 @@ CHECKPOINT = click.option("--checkpoint", type=click.Path(exists=True, dir_okay=
 @CHECKPOINT
 def index_command(path: Path, verify: bool, rebuild: bool, checkpoint: Path | None) -> None:
     """Build or update PATH's index (catalog + memory bank)."""
-    from tqdm import tqdm
-
-    from assistant.runtime import open_runtime, rebuild_bank, sync_in_batches
+    from assistant.runtime import check_database, open_runtime, rebuild_bank
 
     t0 = time.monotonic()
-    if rebuild and (path / ".shutka" / "index.sqlite").exists():
-        with tqdm(desc="re-encode", unit="entry", file=sys.stderr, leave=False) as bar:
-            rebuild_bank(path, checkpoint, lambda done, total: (setattr(bar, "total", total),
-                                                                bar.update(done - bar.n)))
-    with open_runtime(path, checkpoint=checkpoint, sync=False) as runtime:
+    check_database(path)              # damage anywhere in index.sqlite, not only what opening reads
+    bars = _Bars()
+    with bars:
+        if rebuild and (path / ".shutka" / "index.sqlite").exists():
+            rebuild_bank(path, checkpoint, lambda done, total: bars.update("reencode", done, total))
+    # a damaged bank file or index.sqlite is recovered while opening (one warning, the same every surface
+    # gives), then the sync re-chunks and re-encodes from the disk what the recovery could not keep
+    with bars, open_runtime(path, checkpoint=checkpoint, sync=True, completion={"adapt": False},
+                            progress=bars.update) as runtime:
+        bars.close()
         assistant = runtime.assistant
-        with tqdm(desc="index", unit="file", file=sys.stderr, leave=False) as bar:
-            def progress(_: str, done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            report = sync_in_batches(assistant, progress)
+        report = assistant.last_sync
+        assert report is not None
         counts = assistant.indexer.catalog.counts()
         stats = assistant.bank_stats()
         click.echo(f"indexed {runtime.workspace.root}: {counts.get('files', 0)} files, "
                    f"{counts.get('chunks', 0)} chunks, {stats.entries} bank entries "
                    f"({stats.by_kind.get('line', 0)} lines); this run: {report.added} new or changed files, "
                    f"{report.removed} removed, {report.moved} moved, {report.skipped} skipped, "
-                   f"{report.encoded} encoded, {report.reused} reused, {time.monotonic() - t0:.1f} s")
+                   f"{report.encoded} encoded, {report.reused} reused, {time.monotonic() - t0:.1f} s; "
+                   f"{masked_summary(counts.get('secrets', 0), counts.get('secret_files', 0))}")
         if verify:
             from assistant.verify import verify_workspace
 
@@ -59,7 +59,43 @@ def index_command(path: Path, verify: bool, rebuild: bool, checkpoint: Path | No
                     click.echo(f"DIFF {line}", err=True)
                 raise click.ClickException(f"verify: {len(result.differences)} difference(s) between the "
                                            "index and the disk")
-            click.echo(f"verify: OK ({result.files} files, {result.chunks} chunks, {result.entries} entries)")
+            click.echo(f"verify: OK ({result.files} files, {result.chunks} chunks, {result.entries} entries; "
+                       f"{masked_summary(result.secrets, result.secret_files)})")
+
+
+def masked_summary(secrets: int, files: int) -> str:
+    """How many secrets the index holds masked, never what: `masked 3 secrets in 2 files`."""
+    return f"masked {secrets} secret{'' if secrets == 1 else 's'} in {files} file{'' if files == 1 else 's'}"
+
+
+class _Bars:
+    """One tqdm bar per phase (`index`: files, `reencode`: entries) on stderr, closed together."""
+
+    UNITS = {"index": "file", "reencode": "entry"}
+
+    def __init__(self) -> None:
+        self._bars: dict[str, object] = {}
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = self._bars.get(phase)
+        if bar is None:
+            bar = self._bars[phase] = tqdm(desc=phase, unit=self.UNITS.get(phase, "it"), file=sys.stderr,
+                                           leave=False)
+        bar.total = total  # type: ignore[attr-defined]
+        bar.update(done - bar.n)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()  # type: ignore[attr-defined]
+        self._bars.clear()
+
+    def __enter__(self) -> _Bars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @click.command("watch")

@@ -30,7 +30,7 @@ from typing import ParamSpec, TypeVar
 
 from indexer.catalog_writer import CatalogWriter
 from indexer.dbutil import enable_wal
-from indexer.errors import CatalogCorrupt, IndexerError
+from indexer.errors import CatalogCorrupt, DatabaseDamaged, IndexerError
 from indexer.schema import MIGRATIONS, SCHEMA_VERSIONS_SQL, SYNC_TEMP_TABLES, TEMP_TABLE_NAMES, split_script
 from indexer.types import Chunk, Span
 from indexer.workspace import Workspace
@@ -47,26 +47,24 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _corrupt_message(path: Path, exc: sqlite3.Error) -> str:
-    return (f"the index at {path} cannot be read ({exc}); delete {path.parent} and re-index "
-            "(`shutka index` rebuilds it)")
-
-
-def _is_corrupt(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) in _CORRUPT_CODES or "not a database" in str(exc)
+def is_corrupt(exc: sqlite3.Error) -> bool:
+    """SQLite says the file is damaged (corrupt, not a database): what DatabaseDamaged stands for."""
+    text = str(exc)
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF      # extended codes: SQLITE_CORRUPT_*
+    return code in _CORRUPT_CODES or "not a database" in text or "malformed" in text
 
 
 def _guarded(method: Callable[P, R]) -> Callable[P, R]:
-    """Turn SQLite's "corrupt"/"not a database" errors into CatalogCorrupt."""
+    """Turn SQLite's "corrupt"/"not a database" errors into DatabaseDamaged."""
 
     @wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
         except sqlite3.DatabaseError as exc:
-            if _is_corrupt(exc):
+            if is_corrupt(exc):
                 catalog = args[0]
-                raise CatalogCorrupt(_corrupt_message(catalog.path, exc)) from exc  # type: ignore[attr-defined]
+                raise DatabaseDamaged(catalog.path, str(exc)) from exc  # type: ignore[attr-defined]
             raise
 
     return wrapper
@@ -141,18 +139,19 @@ class Catalog:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
         except sqlite3.Error as exc:
-            raise CatalogCorrupt(_corrupt_message(self.path, exc)) from exc
+            raise CatalogCorrupt(f"cannot open the index at {self.path}: {exc}") from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA secure_delete = ON")  # a re-masked file's old text is zeroed, not left in free pages
             self._migrate(conn)
             conn.executescript(SYNC_TEMP_TABLES)
         except sqlite3.DatabaseError as exc:
             conn.close()
-            if _is_corrupt(exc):
-                raise CatalogCorrupt(_corrupt_message(self.path, exc)) from exc
+            if is_corrupt(exc):
+                raise DatabaseDamaged(self.path, str(exc)) from exc
             raise
         except CatalogCorrupt:
             conn.close()
@@ -219,8 +218,8 @@ class Catalog:
         try:
             conn.execute("BEGIN")
         except sqlite3.DatabaseError as exc:
-            if _is_corrupt(exc):
-                raise CatalogCorrupt(_corrupt_message(self.path, exc)) from exc
+            if is_corrupt(exc):
+                raise DatabaseDamaged(self.path, str(exc)) from exc
             raise
         try:
             yield conn
@@ -237,8 +236,8 @@ class Catalog:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
-            if _is_corrupt(exc):
-                raise CatalogCorrupt(_corrupt_message(self.path, exc)) from exc
+            if is_corrupt(exc):
+                raise DatabaseDamaged(self.path, str(exc)) from exc
             raise
         try:
             for name in TEMP_TABLE_NAMES:
@@ -363,18 +362,28 @@ class Catalog:
         return found
 
     @_guarded
+    def secret_counts(self) -> dict[str, int]:
+        """Secrets masked in each file's stored text, for the files that had any (counts, never what)."""
+        rows = self.connection().execute("SELECT path, secrets FROM files WHERE secrets > 0").fetchall()
+        return {str(path): int(n) for path, n in rows}
+
+    @_guarded
     def counts(self) -> dict[str, int]:
-        """files, library_files, chunks, skips, generation."""
+        """files, library_files, chunks, skips, generation, secrets (masked) and secret_files."""
         conn = self.connection()
         with self.read():
             files = conn.execute("SELECT section, COUNT(*) FROM files GROUP BY section").fetchall()
             by_section = dict(files)
+            secrets, secret_files = conn.execute(
+                "SELECT COALESCE(SUM(secrets), 0), COUNT(*) FROM files WHERE secrets > 0").fetchone()
             return {
                 "files": int(by_section.get("workspace", 0)),
                 "library_files": int(by_section.get("library", 0)),
                 "chunks": int(conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]),
                 "skips": int(conn.execute("SELECT COUNT(*) FROM skips").fetchone()[0]),
                 "generation": self.generation(),
+                "secrets": int(secrets),
+                "secret_files": int(secret_files),
             }
 
     def integrity_check(self) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from assistant.errors import BankError, BankModelMismatch, CheckpointError
 from assistant.types import Status
-from indexer.errors import ConfigError, ShutkaError
+from indexer.errors import ConfigError, DatabaseDamaged, ShutkaError
 
 ProblemKind = Literal["missing", "incompatible"]
 
@@ -82,6 +82,8 @@ def describe_open_error(error: BaseException) -> OpenFailure:
     if isinstance(error, BankModelMismatch):
         return OpenFailure("The memory bank was encoded by another model", text,
                            "Run `shutka index --rebuild PATH` with this checkpoint, then retry.")
+    if isinstance(error, DatabaseDamaged):       # what every surface says about it (indexer.errors)
+        return OpenFailure("The workspace's database is damaged", text, "Run `shutka index PATH`, then retry.")
     if isinstance(error, BankError):
         return OpenFailure("The memory bank cannot be opened", text,
                            "Run `shutka index --rebuild PATH`; if it fails with the same message, delete "

@@ -23,10 +23,16 @@ from typing import TypeVar
 import numpy as np
 
 from assistant.bank import maintenance, store
-from assistant.bank.vectors import Generation, IdSelector, open_generation, remove_stale_files
+from assistant.bank.vectors import (
+    Generation,
+    IdSelector,
+    corrupt_generation,
+    open_generation,
+    remove_stale_files,
+)
 from assistant.bank.view import BankView
 from assistant.config import BankConfig
-from assistant.errors import BankCorrupt, BankError, BankLocked, BankModelMismatch
+from assistant.errors import BankError, BankLocked, BankModelMismatch
 from indexer.errors import LockBusy
 from indexer.locking import WriterLock
 
@@ -97,9 +103,8 @@ class BankState:
                         return fn()
                 except FileNotFoundError as exc:
                     if attempt == OPEN_RETRIES - 1 or self.conn.in_transaction:
-                        raise BankCorrupt(f"the bank's vector file {exc.filename} for the committed "
-                                          "generation is missing; the entries' texts are intact: run "
-                                          "`shutka index --rebuild` to re-encode them") from None
+                        raise corrupt_generation(Path(exc.filename or self.directory),
+                                                 "missing for the committed generation") from None
                 except sqlite3.Error as exc:
                     raise store.translate(self.db_path, exc) from exc
         raise AssertionError("unreachable")
@@ -115,7 +120,8 @@ class BankState:
         if self.meta is None or meta.generation != view.generation.number or meta.dim != self.meta.dim:
             generation = open_generation(self.directory, meta.generation, size=meta.gen_bytes,
                                          quick=meta.gen_quick_hash, count=meta.gen_count, dim=meta.dim,
-                                         mmap_min_bytes=self.config.mmap_min_bytes, nprobe=self.config.nprobe)
+                                         mmap_min_bytes=self.config.mmap_min_bytes, nprobe=self.config.nprobe,
+                                         sha256=meta.gen_sha256)
             view = BankView(generation, meta.dim)
             since_id, since_version = 0, -1
         else:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.bank.types import SECTIONS, Entry, EntryMeta, content_hash
-from assistant.errors import BankCorrupt, BankError, BankLocked
+from assistant.errors import BankCorrupt, BankDatabaseDamaged, BankError, BankLocked
 from indexer.dbutil import enable_wal
 
 log = logging.getLogger(__name__)
@@ -117,13 +117,12 @@ def connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
 
 
 def translate(path: Path, exc: sqlite3.Error) -> BankError:
-    """The bank's error for an SQLite failure: BankCorrupt for a damaged file (saying what to do),
-    BankLocked when another connection kept the database busy past the timeout."""
+    """The bank's error for an SQLite failure: BankDatabaseDamaged for a damaged file (the message
+    the catalog gives too), BankLocked when another connection kept the database busy past the timeout."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "not a database" in text or "malformed" in text:
-        return BankCorrupt(f"the bank's database {path} is unreadable ({text}); delete it and the bank "
-                           "directory, then run `shutka index --rebuild` to build a fresh index")
+        return BankDatabaseDamaged(path, text)
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
         return BankLocked(f"the bank's database {path} stayed locked by another connection ({text}); "
                           "another process writes without releasing it: wait or stop it")

@@ -11,6 +11,13 @@ IDMap2's id list (8 B/vector) and its reverse map (~45 B/vector) stay in RAM eit
 index must never be modified (`add`/`remove_ids` kill the process): compaction rebuilds a new
 index in memory from reconstructed vectors.
 
+Checksums: every commit records the file's size, a quick hash (size + first and last MiB) and its full
+sha256. Opening checks all three, the sha256 only the first time a process opens that file (a later
+open of the same unchanged inode is trusted), so a file damaged in place, even one keeping its size
+and mtime, is refused by the next process that opens it. Cost: one sequential read of the file, about
+1 GB/s with SHA-NI (a 2.06 GB generation: first open 1.7-2.1 s warm, 2.7 s cold, against 0.2/0.5 s
+unhashed, on a busy 2-core VM; blake2b hashed at about half sha256's speed there).
+
 Notation: N vectors in a generation, Q queries, D = dim, K results.
 """
 
@@ -22,13 +29,15 @@ import logging
 import math
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from assistant.errors import BankCorrupt
+from assistant.errors import BankVectorsDamaged
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,8 @@ FILE_MAGIC = b"IxM2"
 """First four bytes of a serialised `IndexIDMap2`."""
 GEN_PATTERN = re.compile(r"^gen-(\d{6,})\.faiss(\.tmp)?$")
 QUICK_HASH_BYTES = 1 << 20
+HASH_BLOCK_BYTES = 4 << 20
+"""Read size of the full hash (4 MiB measured ~20% faster than 1 MiB)."""
 IVF_TRAIN_PER_LIST = 40
 IVF_MIN_LISTS = 16
 
@@ -212,6 +223,7 @@ def write_generation(index: faiss.Index, directory: Path, number: int) -> Writte
     os.replace(tmp, final)
     _fsync_dir(directory)
     size = final.stat().st_size
+    _remember_verified(final, sha.hexdigest())           # this process just hashed what it wrote
     return WrittenFile(final, size, quick_hash(final, size), sha.hexdigest())
 
 
@@ -237,22 +249,52 @@ def quick_hash(path: Path, size: int) -> str:
 
 def file_sha256(path: Path) -> str:
     sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            sha.update(chunk)
+    buffer = bytearray(HASH_BLOCK_BYTES)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(view):
+            sha.update(view[:n])
     return sha.hexdigest()
 
 
-def corrupt_generation(path: Path, why: str) -> BankCorrupt:
-    return BankCorrupt(f"the bank's vector file {path} is unusable ({why}); the entries' texts are "
-                       "intact: run `shutka index --rebuild` to re-encode them into a fresh file")
+_verified: dict[tuple[int, int], tuple[int, int, str]] = {}
+"""(st_dev, st_ino) -> (size, mtime_ns, sha256) of generation files this process hashed."""
+_verified_lock = threading.Lock()
+
+
+def _remember_verified(path: Path, sha256: str) -> None:
+    st = path.stat()
+    with _verified_lock:
+        _verified[(st.st_dev, st.st_ino)] = (st.st_size, st.st_mtime_ns, sha256)
+
+
+def matches_sha256(path: Path, expected: str) -> bool:
+    """Whether `path`'s content has sha256 `expected`: hashed the first time this process sees the
+    file (inode, size, mtime), trusted afterwards."""
+    st = path.stat()
+    with _verified_lock:
+        if _verified.get((st.st_dev, st.st_ino)) == (st.st_size, st.st_mtime_ns, expected):
+            return True
+    started = time.perf_counter()
+    actual = file_sha256(path)
+    log.info("checked %s: sha256 of %.1f MB in %.2f s", path.name, st.st_size / 1e6,
+             time.perf_counter() - started)
+    if actual != expected:
+        return False
+    _remember_verified(path, actual)
+    return True
+
+
+def corrupt_generation(path: Path, why: str) -> BankVectorsDamaged:
+    return BankVectorsDamaged(path, why)
 
 
 def open_generation(directory: Path, number: int, *, size: int, quick: str | None, count: int,
-                    dim: int, mmap_min_bytes: int, nprobe: int) -> Generation:
+                    dim: int, mmap_min_bytes: int, nprobe: int, sha256: str | None = None) -> Generation:
     """Open committed generation `number`, memory-mapped when at least `mmap_min_bytes`.
     Raise FileNotFoundError if the file is gone (a reader raced a compaction: refresh again) and
-    BankCorrupt when it does not match what the commit recorded or FAISS cannot read it."""
+    BankVectorsDamaged when it does not match what the commit recorded (size, quick hash, and
+    `sha256` when given: see the module docstring) or FAISS cannot read it."""
     if number == 0:
         return Generation(0, nprobe=nprobe)
     path = gen_path(directory, number)
@@ -263,6 +305,8 @@ def open_generation(directory: Path, number: int, *, size: int, quick: str | Non
         if f.read(4) != FILE_MAGIC:
             raise corrupt_generation(path, "not a FAISS IndexIDMap2 file")
     if quick is not None and quick_hash(path, size) != quick:
+        raise corrupt_generation(path, "checksum mismatch")
+    if sha256 is not None and not matches_sha256(path, sha256):
         raise corrupt_generation(path, "checksum mismatch")
     mmapped = size >= mmap_min_bytes
     try:

@@ -464,9 +464,11 @@ def test_check_reports_damage_inside_the_vectors(tmp_path: Path, rng: np.random.
     data = bytearray(gen.read_bytes())
     middle = len(data) // 2                        # inside the vectors: only the full hash sees it
     data[middle:middle + 4] = b"\x00\x00\x80\x7f"
-    gen.write_bytes(bytes(data))
-    with MemoryBank(tmp_path / "b", DIM) as bank:
+    with MemoryBank(tmp_path / "b", DIM) as bank:  # opened (and checked) before the damage
+        gen.write_bytes(bytes(data))
         assert any("sha256" in p for p in bank.check())
+    with pytest.raises(BankCorrupt, match="checksum mismatch"):   # the next open refuses it
+        MemoryBank(tmp_path / "b", DIM)
 
 
 def test_corrupt_database_gives_bank_corrupt(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -475,7 +477,7 @@ def test_corrupt_database_gives_bank_corrupt(tmp_path: Path, rng: np.random.Gene
     for suffix in ("-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     db.write_bytes(b"this is not a database" * 500)
-    with pytest.raises(BankCorrupt, match="delete it"):
+    with pytest.raises(BankCorrupt, match="`shutka index` on its workspace recovers it"):
         MemoryBank(tmp_path / "b", DIM)
 
 

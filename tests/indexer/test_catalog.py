@@ -85,7 +85,7 @@ def test_garbage_database_is_reported_as_corrupt(make_workspace: Callable[..., W
     ws = make_workspace()
     ws.ensure_state_dir()
     (ws.state_dir / CATALOG_FILE).write_bytes(b"this is not a database" * 200)
-    with pytest.raises(CatalogCorrupt, match=r"delete .*\.shutka and re-index"):
+    with pytest.raises(CatalogCorrupt, match=r"is damaged .*`shutka index` on its workspace recovers it"):
         Catalog.open(ws)
 
 
