@@ -12,7 +12,8 @@ Rules, in the order they are applied to a file:
 4. Secrets (`.env*`, keys, certificates, ...) are never indexed, even when named `*.ts`.
 5. Files over `max_file_bytes`, non-regular files (FIFOs, sockets, devices), dangling symlinks and
    unreadable entries are skipped. Symlinked folders are followed (if `follow_symlinks`) unless they
-   lead back to a folder being walked (a loop) or one already walked (a duplicate).
+   lead back to a folder being walked (a loop) or one already walked (a duplicate); a symlink that leads
+   outside the workspace is never followed (a cloned repository must not pull `~` into the index).
 
 Every skip is a `Skip(path, reason)` plus one log line: INFO for expected ones (ignored, secret),
 WARNING for surprising ones (loops, unreadable, too large, not a regular file). Ignored folders are
@@ -149,6 +150,7 @@ class _Walker:
 
     def __init__(self, root: Path, config: IndexerConfig, rules: IgnoreRules) -> None:
         self.root = root
+        self._real_root = Path(os.path.realpath(root))
         self.config = config
         self.rules = rules
         self.files: list[FileInfo] = []
@@ -202,6 +204,11 @@ class _Walker:
         except OSError as exc:
             if entry.name.endswith(self.config.extensions) or _maybe_dir(entry):
                 record_skip(self.skipped, rel, f"unreadable ({exc.strerror or exc})", logging.WARNING)
+            return None
+        if is_link and not Path(os.path.realpath(entry.path)).is_relative_to(self._real_root):
+            if entry.name.endswith(self.config.extensions) or stat.S_ISDIR(st.st_mode):
+                record_skip(self.skipped, rel, "symlink leads outside the workspace (never followed: a cloned "
+                            "repository must not pull your other files into the index)", logging.WARNING)
             return None
         if stat.S_ISDIR(st.st_mode):
             reason = self.rules.explain(rel, is_dir=True)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from indexer.errors import ConfigError
-from indexer.workspace import Workspace
+from indexer.workspace import FILES, Workspace, user_only
 
 SECTION = "lsp"
 LogLevel = Literal["error", "warning", "info", "debug"]
@@ -40,7 +40,7 @@ class LspOptions(BaseModel):
     """Follow changes made outside the editor (git checkout, codemods, other tools) with a file watcher."""
     inline_completion: bool = True
     """Answer `textDocument/inlineCompletion` (ghost text); off: inline requests return nothing."""
-    log_file: str | None = None
+    log_file: str | None = Field(None, json_schema_extra=user_only("--log-file", FILES))
     """Also write the server's logs to this file (they never go to stdout, the protocol channel)."""
     log_level: LogLevel = "warning"
     """Lowest level written to `log_file`."""

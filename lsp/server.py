@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
+from assistant.config import CompletionConfig
 from assistant.errors import InvalidRequest
 from assistant.runtime import Runtime, open_runtime
 from assistant.service import Assistant
@@ -33,7 +35,7 @@ from assistant.types import CompletionRequest, CompletionResult, SyncReport
 from indexer.errors import ConfigError, ShutkaError
 from indexer.workspace import Workspace
 from lsp import convert
-from lsp.documents import DocumentQueue
+from lsp.documents import DocumentQueue, SizeLimit, read_head
 from lsp.options import LspOptions, resolve_options
 from lsp.progress import IndexProgress
 from lsp.transport import ShutkaProtocol
@@ -80,6 +82,9 @@ class ShutkaLanguageServer(LanguageServer):
         """Why there is no runtime (shown to the user once, returned by commands)."""
         self.progress: IndexProgress | None = None
         self.documents = DocumentQueue(partial(self.submit, "documents"))
+        self.limits = SizeLimit(CompletionConfig.model_fields["max_document_bytes"].default)
+        """Buffers over `[completion] max_document_bytes` are cut to their head (see SizeLimit)."""
+        self.protocol.before_change = self.limits.before_change  # type: ignore[attr-defined]
         self.feedback_counts = {"accepted": 0, "rejected": 0}
         self._started: asyncio.Future[Runtime | None] | None = None
         self._start_task: asyncio.Task[None] | None = None
@@ -119,6 +124,9 @@ class ShutkaLanguageServer(LanguageServer):
                 workspace = Workspace(self.root)
             except ShutkaError as exc:
                 self.start_error = str(exc)
+        if workspace is not None:
+            with contextlib.suppress(ShutkaError):  # a bad [completion] is reported when the runtime opens
+                self.limits.limit = workspace.section("completion", CompletionConfig).max_document_bytes
         try:
             flags = {"checkpoint": str(self.cli_checkpoint) if self.cli_checkpoint else None}
             self.options = resolve_options(workspace, params.initialization_options, flags)
@@ -157,6 +165,7 @@ class ShutkaLanguageServer(LanguageServer):
             self._started.set_result(None)
             return
         self.runtime = runtime
+        self.limits.limit = runtime.completion_config.max_document_bytes
         runtime.assistant.add_listener(self._on_sync)
         log.info("model loaded and %s opened in %.2f s; indexing in the background",
                  self.root, time.monotonic() - t0)
@@ -264,24 +273,51 @@ class ShutkaLanguageServer(LanguageServer):
         root = self.runtime.workspace.root
         for candidate in (path, path.resolve()):
             with contextlib.suppress(ValueError):
-                return candidate.relative_to(root).as_posix()
+                rel = candidate.relative_to(root)
+                if ".." not in rel.parts:
+                    return rel.as_posix()
         return None
 
     def text_of(self, uri: str) -> str | None:
-        """The buffer (open documents win), else the file on disk; None if there is neither."""
+        """The buffer (open documents win), else the file on disk if it lies in the workspace; None if
+        there is neither. Never more than `[completion] max_document_bytes` (see SizeLimit)."""
+        found = self.buffer(uri)
+        return found[0] if found is not None else None
+
+    def buffer(self, uri: str) -> tuple[str, int | None] | None:
+        """`text_of` and, when the document was cut to the size limit, the number of lines kept."""
         doc = self.workspace.text_documents.get(unquote(uri))
         if doc is not None:
-            return doc.source
+            return doc.source, self.limits.kept(uri)
         path = convert.uri_to_path(uri)
-        if path is None or not path.is_file():
+        if path is None or self.runtime is None:
             return None
+        root = os.path.realpath(self.runtime.workspace.root)
+        real = os.path.realpath(path)
+        if os.path.commonpath([root, real]) != root or not os.path.isfile(real):
+            return None  # a client asks about its own buffers and the workspace, not about any file
         try:
-            return path.read_text(encoding="utf-8", errors="replace")
+            text, cut = read_head(Path(real), self.limits.limit)
         except OSError:
             return None
+        return text, text.count("\n") if cut else None
+
+    def _bounded(self, uri: str) -> bool:
+        """Cut `uri`'s buffer to the size limit if it is over it, telling the user once; True if cut."""
+        size = self.limits.bound(self.workspace, uri)
+        kept = self.limits.kept(uri)
+        if size is not None and kept is not None:
+            limit = self.limits.limit
+            self.show(f"Shutka: {Path(unquote(uri)).name} is {_mb(size)}, over the {_mb(limit)} it reads of a "
+                      f"document ([completion] max_document_bytes): only its first {kept} lines are read, "
+                      f"completions past them are off, and it is not used as context for other files",
+                      types.MessageType.Warning)
+        return kept is not None
 
     def open_document(self, uri: str) -> None:
         """didOpen: the buffer becomes context at once (it wins over the disk)."""
+        if self._bounded(uri):
+            return
         path, text = self.rel_path(uri), self.text_of(uri)
         if path is None or text is None or self.runtime is None:
             return
@@ -290,10 +326,17 @@ class ShutkaLanguageServer(LanguageServer):
 
     def change_document(self, uri: str) -> None:
         """didChange: hand the buffer over once it has been quiet for `debounce_ms`."""
+        was_cut = self.limits.kept(uri) is not None
+        cut = self._bounded(uri)
         path = self.rel_path(uri)
         if path is None or self.runtime is None:
             return
         assistant = self.runtime.assistant
+        if cut:
+            self.documents.cancel(uri)
+            if not was_cut:  # it grew past the limit: what the assistant holds of it is dropped
+                self.documents.now(uri, partial(assistant.close_document, path))
+            return
 
         def job() -> Callable[[], Any] | None:
             doc = self.workspace.text_documents.get(unquote(uri))
@@ -311,6 +354,7 @@ class ShutkaLanguageServer(LanguageServer):
     def close_document(self, uri: str) -> None:
         """didClose: the file on disk is context again."""
         self.documents.cancel(uri)
+        self.limits.forget(uri)
         path = self.rel_path(uri)
         if path is None or self.runtime is None:
             return
@@ -327,9 +371,12 @@ class ShutkaLanguageServer(LanguageServer):
         such document; InvalidParams when the position is not in the document."""
         if await self.ready() is None:
             return None
-        text = self.text_of(uri)
-        if text is None:
+        found = self.buffer(uri)
+        if found is None:
             return None
+        text, kept = found
+        if kept is not None and position.line >= kept:
+            return None  # past the head of a document cut to the size limit: never read
         try:
             line, column = convert.server_position(text, position, self.encoding)
         except convert.PositionOutOfRange as exc:
@@ -359,6 +406,11 @@ class ShutkaLanguageServer(LanguageServer):
             item = td.completion.completion_item if td.completion else None
             formats = item.documentation_format if item else None
         return types.MarkupKind.Markdown in (formats or [])
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
 
 def _sync_quietly(assistant: Assistant, path: str) -> None:
     """A save's sync; a busy writer (the first index, the watcher) will pick the file up itself.

@@ -3,7 +3,7 @@
 | command | arguments | returns |
 |---|---|---|
 | `shutka.reindex` | – | the sync report |
-| `shutka.titans.save` | [path] (default: next to the workspace state) | `{"path"}` |
+| `shutka.titans.save` | [path] (default: the workspace's own file) | `{"path"}` |
 | `shutka.titans.load` | path | `{"loaded", "episodes"}` |
 | `shutka.titans.forget` | n (or `{"n": n}`) | `{"forgotten", "episodes"}` |
 | `shutka.bank.stats` | – | the bank's statistics |
@@ -11,10 +11,14 @@
 | `shutka.completionAccepted` / `shutka.completionRejected` | the item's command payload | `{"accepted", "episodes", "surprise"}` |
 
 Arguments are positional, or one object with the same names. Bad arguments are InvalidParams.
+Paths stay inside the workspace's `.shutka/titans/` (as the HTTP API's): a relative path starts there,
+saves write and loads read only there; anything else is refused without saying whether it exists (any
+peer of the server could otherwise probe, read or overwrite the user's files).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +51,31 @@ def _arg(args: tuple[Any, ...], index: int, name: str, kind: type, required: boo
     return value
 
 
-def _path(ls: ShutkaLanguageServer, value: str) -> str:
-    """A path argument: absolute, or relative to the workspace root."""
-    path = Path(value).expanduser()
-    if not path.is_absolute() and ls.root is not None:
-        path = ls.root / path
+TITANS_DIR = "titans"
+"""Under the workspace's `.shutka/`: where relative paths point, and the only place saves write and
+loads read (as the HTTP API's `/v1/titans/*`)."""
+
+
+def _titans_path(state: Path, value: str, *, writing: bool) -> str:
+    """The path argument of titans.save / titans.load resolved (symlinks too) and confined to
+    `state/titans/` (relative paths start there). A path outside gets the same answer whether it exists
+    or not; only inside is a load's path checked for being a regular file."""
+    verb = "titans.save writes" if writing else "titans.load reads"
+    if "\x00" in value:
+        raise JsonRpcInvalidParams("argument 'path' must not contain NUL characters")
+    base = state / TITANS_DIR
+    root = Path(os.path.realpath(base))
+    try:
+        path = Path(os.path.realpath(base / value))
+        if not path.is_relative_to(root) or path == root:
+            raise JsonRpcInvalidParams(f"argument 'path': {verb} only inside {root}; pass a file name or a path "
+                                       "below it (Shutka never touches files elsewhere)")
+        if writing and path.is_dir():
+            raise JsonRpcInvalidParams(f"argument 'path': {path} is a directory; pass a file name")
+        if not writing and not path.is_file():  # also keeps devices and pipes away from the loader
+            raise JsonRpcInvalidParams(f"argument 'path': {path} is not a file written by titans.save")
+    except OSError as exc:  # a name too long for the file system, a loop of links, ...
+        raise JsonRpcInvalidParams(f"argument 'path' is not usable here: {exc.strerror or exc}") from None
     return str(path)
 
 
@@ -88,14 +112,24 @@ def register(server: ShutkaLanguageServer) -> None:
     async def titans_save(ls: ShutkaLanguageServer, *args: Any) -> dict[str, Any]:
         await ls.ready()
         target = _arg(args, 0, "path", str, required=False)
-        saved = await ls.call("queries", ls.assistant.titans_save, _path(ls, target) if target else None)
+        assistant = ls.assistant
+        path = _titans_path(assistant.workspace.state_dir, target, writing=True) if target else None
+        try:
+            saved = await ls.call("queries", assistant.titans_save, path)
+        except OSError as exc:
+            raise JsonRpcInvalidParams(f"argument 'path': cannot write {path}: {exc.strerror or exc}") from exc
         return {"path": str(saved)}
 
     @server.command(TITANS_LOAD)
     async def titans_load(ls: ShutkaLanguageServer, *args: Any) -> dict[str, Any]:
         await ls.ready()
-        source = _path(ls, _arg(args, 0, "path", str))
-        await ls.call("queries", ls.assistant.titans_load, source)
+        raw = _arg(args, 0, "path", str)
+        assistant = ls.assistant
+        source = _titans_path(assistant.workspace.state_dir, raw, writing=False)
+        try:
+            await ls.call("queries", assistant.titans_load, source)
+        except OSError as exc:
+            raise JsonRpcInvalidParams(f"argument 'path': cannot read {source}: {exc.strerror or exc}") from exc
         stats = await ls.call("queries", ls.assistant.titans_stats)
         return {"loaded": source, "episodes": stats.episodes}
 

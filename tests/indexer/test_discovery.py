@@ -246,3 +246,26 @@ def test_broken_package_json_is_reported(make_workspace: Callable[..., Workspace
     assert [f.path for f in found.files] == ["a.ts"]
     assert found.skipped[0].path == "package.json"
     assert "fix package.json" in found.skipped[0].reason
+
+
+def test_a_symlink_out_of_the_workspace_is_never_followed(tmp_path: Path) -> None:
+    """A cloned repository linking to the user's home must not bring those files into the index."""
+    from indexer.config import IndexerConfig
+    from indexer.discovery import discover_workspace
+
+    home = tmp_path / "home"
+    (home / "notes").mkdir(parents=True)
+    (home / "notes" / "private.ts").write_text("export const diary = 1;\n")
+    (home / "secret.ts").write_text("export const x = 1;\n")
+    repo = tmp_path / "repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / "src" / "a.ts").write_text("export const a = 1;\n")
+    (repo / "src" / "inner").mkdir()
+    (repo / "src" / "inner" / "b.ts").write_text("export const b = 1;\n")
+    (repo / "notes").symlink_to(home / "notes")
+    (repo / "src" / "linked.ts").symlink_to(home / "secret.ts")
+    (repo / "alias").symlink_to(repo / "src" / "inner")  # inside the workspace: followed as before
+    found = discover_workspace(repo, IndexerConfig())
+    paths = sorted(f.path for f in found.files)
+    assert paths == ["alias/b.ts", "src/a.ts"] or paths == ["src/a.ts", "src/inner/b.ts"], paths
+    assert {s.path for s in found.skipped if "outside the workspace" in s.reason} == {"notes", "src/linked.ts"}

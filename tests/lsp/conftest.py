@@ -10,6 +10,8 @@ a deadline (`eventually`), never a fixed sleep.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ DEADLINE_S = 30.0
 POLL_S = 0.05
 OPTIONS = {"threshold": 0.0, "debounceMs": 100}
 """Show every completion: the tiny random model is never confident, and the tests check plumbing."""
+HEADER = re.compile(rb"^([A-Za-z-]+): ([^\r\n]*)\r\n$")
 
 
 async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool],
@@ -47,6 +50,38 @@ async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bo
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout:.0f} s; last value: {value!r}")
         await asyncio.sleep(POLL_S)
+
+
+def frame(message: dict[str, Any] | bytes) -> bytes:
+    """One LSP message on the wire (bytes are sent as the body exactly as given)."""
+    body = message if isinstance(message, bytes) else json.dumps(message).encode("utf-8")
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+async def read_message(stream: asyncio.StreamReader) -> dict[str, Any] | None:
+    """One message, parsed strictly: headers, a blank line, exactly Content-Length bytes of JSON-RPC;
+    None at the end of the stream."""
+    first = await stream.readline()
+    if first == b"":
+        return None
+    headers, line = {}, first
+    while line != b"\r\n":
+        match = HEADER.match(line)
+        assert match, f"not a header: {line!r}"
+        headers[match.group(1).lower()] = match.group(2)
+        line = await stream.readline()
+    body = await stream.readexactly(int(headers[b"content-length"]))
+    message = json.loads(body)
+    assert message["jsonrpc"] == "2.0"
+    return message
+
+
+async def listening(stderr: asyncio.StreamReader) -> str:
+    """The address `shutka lsp --tcp` announces on stderr once it listens (its readiness signal)."""
+    while line := await stderr.readline():
+        if match := re.search(rb"listening on (\S+)", line):
+            return match.group(1).decode()
+    raise AssertionError("the server exited before listening")
 
 
 @dataclass

@@ -13,6 +13,7 @@ from tests.lsp.conftest import Session
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
+INVALID_PARAMS = -32602
 COMMANDS = {"shutka.reindex", "shutka.titans.save", "shutka.titans.load", "shutka.titans.forget",
             "shutka.bank.stats", "shutka.status", "shutka.completionAccepted", "shutka.completionRejected"}
 
@@ -33,13 +34,15 @@ async def test_status_bank_stats_and_reindex(lsp: Session) -> None:
     assert {"generation", "added", "removed", "latency_ms"} <= set(report)
 
 
-async def test_titans_save_load_and_forget(lsp: Session, tmp_path: Path) -> None:
-    saved = await lsp.command("shutka.titans.save", str(tmp_path / "memory_titans.pt"))
-    assert Path(saved["path"]).is_file()
+async def test_titans_save_load_and_forget(lsp: Session) -> None:
+    saved = await lsp.command("shutka.titans.save", "memory_titans.pt")
+    titans = (lsp.root / ".shutka" / "titans").resolve()
+    assert Path(saved["path"]) == titans / "memory_titans.pt" and Path(saved["path"]).is_file()
     default = await lsp.command("shutka.titans.save")
     assert Path(default["path"]).is_file()
     loaded = await lsp.command("shutka.titans.load", saved["path"])
     assert loaded["episodes"] >= 0
+    assert (await lsp.command("shutka.titans.load", "memory_titans.pt"))["loaded"] == saved["path"]
     forgotten = await lsp.command("shutka.titans.forget", 1)
     assert forgotten["forgotten"] >= 0 and forgotten["episodes"] >= 0
     assert (await lsp.command("shutka.titans.forget", {"n": 0}))["forgotten"] == 0
@@ -59,6 +62,52 @@ async def test_bad_command_calls_are_errors(lsp: Session, name: str, args: tuple
         await lsp.command(name, *args)
     assert fragment in caught.value.message
     assert (await lsp.command("shutka.bank.stats"))["entries"] > 0  # still serving
+
+
+@pytest.mark.parametrize("target", ["{tmp}/outside_titans.pt", "../../outside_titans.pt",
+                                    "{root}/src/outside_titans.pt", "link/outside_titans.pt", "..", "."])
+async def test_titans_save_writes_only_inside_the_titans_folder(lsp: Session, tmp_path: Path, target: str) -> None:
+    """The reported attack: any peer could write a 1 MB file wherever the user can."""
+    titans = lsp.root / ".shutka" / "titans"
+    titans.mkdir(parents=True, exist_ok=True)
+    link = titans / "link"  # a symlink inside must not lead outside
+    link.unlink(missing_ok=True)
+    link.symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(JsonRpcException) as caught:
+        await lsp.command("shutka.titans.save", target.format(tmp=tmp_path, root=lsp.root))
+    assert caught.value.code == INVALID_PARAMS and "'path'" in caught.value.message
+    assert list(tmp_path.iterdir()) == []
+    assert not (lsp.root / "src" / "outside_titans.pt").exists() and not (lsp.root / "outside_titans.pt").exists()
+    link.unlink()
+
+
+async def test_titans_load_reads_only_inside_the_state_and_reveals_nothing(lsp: Session, tmp_path: Path) -> None:
+    """/etc/passwd exists, the other does not: the answers must not tell them apart."""
+    messages = []
+    for path in ("/etc/passwd", "/etc/no-such-file-here", str(tmp_path), "../../src/main.ts", "../index.sqlite",
+                 "x" * 5000):
+        with pytest.raises(JsonRpcException) as caught:
+            await lsp.command("shutka.titans.load", path)
+        assert caught.value.code == INVALID_PARAMS and "'path'" in caught.value.message
+        messages.append(caught.value.message)
+    assert len(set(messages[:5])) == 1
+    assert "passwd" not in messages[0] and "root:" not in messages[0]
+    with pytest.raises(JsonRpcException) as caught:
+        await lsp.command("shutka.titans.load", "no_such_titans.pt")  # inside: saying so reveals nothing
+    assert caught.value.code == INVALID_PARAMS and "not a file" in caught.value.message
+
+
+async def test_requests_do_not_read_files_outside_the_workspace(lsp: Session) -> None:
+    """A completion or hover on a closed file is answered from the disk only inside the workspace."""
+    assert await lsp.complete("file:///etc/passwd", 0, 4) is None
+    outside = (lsp.root / ".." / ".." / "etc" / "passwd").as_uri()
+    assert await lsp.complete(outside, 0, 4) is None
+    hover = await lsp.client.text_document_hover_async(types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri="file:///etc/passwd"), position=types.Position(line=0, character=1)))
+    assert hover is None
+    payload = {"text": "x", "requestId": "unknown", "uri": "file:///etc/passwd", "line": 0, "character": 4}
+    with pytest.raises(JsonRpcException):
+        await lsp.command("shutka.completionAccepted", payload)
 
 
 async def test_accepting_and_rejecting_items_reaches_the_assistant(lsp: Session) -> None:

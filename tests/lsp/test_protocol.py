@@ -4,9 +4,7 @@ options and start-up errors, the protocol channel kept clean, TCP, and shutdown.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import re
 import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,11 +16,20 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
-from tests.lsp.conftest import CLIENT, DEADLINE_S, OPTIONS, SERVER, Session, eventually, stop
+from tests.lsp.conftest import (
+    CLIENT,
+    DEADLINE_S,
+    OPTIONS,
+    SERVER,
+    Session,
+    eventually,
+    frame,
+    listening,
+    read_message,
+    stop,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
-
-HEADER = re.compile(rb"^([A-Za-z-]+): ([^\r\n]*)\r\n$")
 
 
 async def test_capabilities(lsp: Session) -> None:
@@ -93,28 +100,6 @@ async def test_without_a_workspace_folder_requests_answer_empty(tiny_checkpoint:
 # -- the protocol channel ------------------------------------------------------------------------
 
 
-def frame(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message).encode("utf-8")
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-async def read_message(stream: asyncio.StreamReader) -> dict[str, Any] | None:
-    """One message, parsed strictly: headers, a blank line, exactly Content-Length bytes of JSON-RPC."""
-    first = await stream.readline()
-    if first == b"":
-        return None
-    headers, line = {}, first
-    while line != b"\r\n":
-        match = HEADER.match(line)
-        assert match, f"not a header: {line!r}"
-        headers[match.group(1).lower()] = match.group(2)
-        line = await stream.readline()
-    body = await stream.readexactly(int(headers[b"content-length"]))
-    message = json.loads(body)
-    assert message["jsonrpc"] == "2.0"
-    return message
-
-
 async def test_stdout_carries_protocol_bytes_only(basic_workspace: Path, tiny_checkpoint: Path) -> None:
     """A short session with verbose logging; every byte on stdout must parse as framed JSON-RPC."""
     proc = await asyncio.create_subprocess_exec(
@@ -170,7 +155,7 @@ async def test_tcp_transport(basic_workspace: Path, tiny_checkpoint: Path) -> No
         *SERVER, "--tcp", "127.0.0.1:0", "--checkpoint", str(tiny_checkpoint), stderr=subprocess.PIPE)
     assert proc.stderr is not None
     try:
-        address = await asyncio.wait_for(_listening(proc.stderr), DEADLINE_S)  # the readiness signal
+        address = await asyncio.wait_for(listening(proc.stderr), DEADLINE_S)  # the readiness signal
         host, port = address.rsplit(":", 1)
         client = make_test_lsp_client()
         await client.start_tcp(host, int(port))
@@ -191,13 +176,6 @@ async def test_tcp_transport(basic_workspace: Path, tiny_checkpoint: Path) -> No
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
-
-
-async def _listening(stderr: asyncio.StreamReader) -> str:
-    while line := await stderr.readline():
-        if match := re.search(rb"listening on (\S+)", line):
-            return match.group(1).decode()
-    raise AssertionError("the server exited before listening")
 
 
 async def test_a_second_workspace_folder_is_named_as_not_indexed(tiny_checkpoint: Path, basic_workspace: Path,

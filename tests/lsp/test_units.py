@@ -9,12 +9,14 @@ from pathlib import Path
 import click
 import pytest
 from lsprotocol import types
+from pygls.workspace import Workspace as PyglsWorkspace
 
 from assistant.types import Completion, CompletionRequest, CompletionResult, Hit
 from indexer.errors import ConfigError
 from indexer.workspace import Workspace
 from lsp import convert
 from lsp.cli import _host_port
+from lsp.documents import SizeLimit, head, read_head
 from lsp.options import LspOptions, resolve_options
 
 UTF8, UTF16, UTF32 = (types.PositionEncodingKind.Utf8, types.PositionEncodingKind.Utf16,
@@ -134,6 +136,7 @@ def test_invalid_options_name_the_key(given: object, fragment: str) -> None:
 def test_tcp_address_parsing() -> None:
     assert _host_port(None, None, "127.0.0.1:0") == ("127.0.0.1", 0)  # type: ignore[arg-type]
     assert _host_port(None, None, ":2087") == ("127.0.0.1", 2087)  # type: ignore[arg-type]
+    assert _host_port(None, None, "[::1]:2087") == ("::1", 2087)  # type: ignore[arg-type]
     for bad in ("localhost", "h:p", "h:70000"):
         with pytest.raises(click.BadParameter):
             _host_port(None, None, bad)  # type: ignore[arg-type]
@@ -145,3 +148,60 @@ def test_reserve_stdout_sends_stray_writes_to_stderr() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, check=True)
     assert done.stdout == b"PROTOCOL"
     assert b"stray print" in done.stderr and b"stray fd write" in done.stderr
+
+
+# -- documents over the size limit ---------------------------------------------------------------
+
+
+def test_head_keeps_the_complete_lines_that_fit(tmp_path: Path) -> None:
+    text = "const é = 1;\n" * 100  # 14 bytes a line
+    assert head(text, 10_000) is text
+    cut = head(text, 1000)
+    assert cut == "const é = 1;\n" * 71 and len(cut.encode()) <= 1000
+    assert head("x" * 5000, 1000) == ""  # no complete line fits
+    (tmp_path / "big.ts").write_text(text, encoding="utf-8")
+    assert read_head(tmp_path / "big.ts", 1000) == (cut, True)
+    assert read_head(tmp_path / "big.ts", 10_000) == (text, False)
+
+
+def _change(line: int, end_line: int, text: str) -> types.TextDocumentContentChangePartial:
+    return types.TextDocumentContentChangePartial(
+        range=types.Range(start=types.Position(line=line, character=0), end=types.Position(line=end_line, character=0)),
+        text=text)
+
+
+def test_a_cut_document_keeps_a_true_head_through_edits() -> None:
+    uri, line = "file:///w/big.ts", "let a = 1;\n"  # 11 bytes
+    workspace = PyglsWorkspace(None)
+    limits = SizeLimit(limit=1000)
+    workspace.put_text_document(types.TextDocumentItem(uri=uri, language_id="typescript", version=1, text=line * 500))
+    assert limits.bound(workspace, uri) == 5500  # told once, with the real size
+    assert limits.kept(uri) == 90 and workspace.get_text_document(uri).source == line * 90
+
+    def edit(*changes: types.TextDocumentContentChangePartial | types.TextDocumentContentChangeWholeDocument) -> str:
+        params = types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2), content_changes=list(changes))
+        limits.before_change(params)  # what the protocol does before pygls applies the edit
+        for change in params.content_changes:
+            workspace.update_text_document(params.text_document, change)
+        assert limits.bound(workspace, uri) is None  # never told twice
+        return workspace.get_text_document(uri).source
+
+    assert edit(_change(200, 200, "past the head\n")) == line * 90  # dropped
+    assert edit(_change(0, 0, "first\n"), _change(91, 91, "past\n")) == "first\n" + line * 90
+    assert limits.kept(uri) == 91
+    # a deletion that reaches past the head leaves what is known for sure: the lines before it
+    assert edit(_change(10, 300, "x = 2;\n")) == "first\n" + line * 9 + "x = 2;\n"
+    assert limits.kept(uri) == 11
+    assert edit(types.TextDocumentContentChangeWholeDocument(text="small\n")) == "small\n"
+    assert limits.kept(uri) is None  # whole again
+    limits.forget(uri)
+    workspace.put_text_document(types.TextDocumentItem(uri=uri, language_id="typescript", version=3, text=line * 500))
+    assert limits.bound(workspace, uri) == 5500  # reopened: told again
+
+
+def test_a_workspace_config_may_not_choose_the_log_file(tmp_path: Path) -> None:
+    """A cloned repository's `[lsp] log_file = "~/.bashrc"` is refused, naming the flag to use instead."""
+    (tmp_path / "shutka.toml").write_text('[lsp]\nlog_file = "/tmp/bashrc"\n')
+    with pytest.raises(ConfigError, match=r"log_file: refused: .*--log-file"):
+        resolve_options(Workspace(tmp_path), None)
