@@ -19,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.complete import Analysis, Completer, Switches
-from assistant.lexical import normalize
-from assistant.ranker import Ranker, RankingExample
+from assistant.engine.candidates import normalize
+from assistant.engine.pipeline import Analysis, Completer, Switches
+from assistant.engine.ranker import Ranker, RankingExample
+from assistant.memory.sync_hooks import is_workspace_code
 from assistant.selfsup import Task, tasks_from_texts
 from assistant.types import CompletionRequest
+from indexer.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +97,12 @@ def adapt_ranker(completer: Completer, files: Iterable[tuple[str, str]], base: R
     return (adapted if keep else base), report
 
 
-def adapt_workspace(assistant: object, state_dir: Path, budget_s: float,
+def adapt_workspace(catalog: Catalog, completer: Completer, state_dir: Path, budget_s: float,
                     stop: threading.Event | None = None) -> AdaptReport | None:
     """Run adaptation for an open workspace and save the ranker; skipped when a recent one exists."""
-    from assistant.service import Assistant, _is_workspace_code
-
-    assert isinstance(assistant, Assistant)
-    catalog = assistant.indexer.catalog
     states = catalog.file_states()
     sidecar = state_dir / SIDECAR
-    files = sorted(p for p, s in states.items() if s.section == "workspace" and _is_workspace_code(p))
+    files = sorted(p for p, s in states.items() if s.section == "workspace" and is_workspace_code(p))
     if sidecar.is_file():
         try:
             old = json.loads(sidecar.read_text())
@@ -113,7 +111,6 @@ def adapt_workspace(assistant: object, state_dir: Path, budget_s: float,
         except (ValueError, KeyError):
             log.warning("unreadable %s: adapting again", sidecar)
     texts = ((p, catalog.file_text(p) or "") for p in files)
-    completer = assistant.completer
     ranker, report = adapt_ranker(completer, texts, completer.ranker, budget_s=budget_s, stop=stop)
     if stop is not None and stop.is_set():
         return None

@@ -242,19 +242,26 @@ def _compare_configs(path: Path, expect: ModelConfig, got: ModelConfig) -> None:
 
 
 def _load_state(path: Path, model: UltraEfficientTextJEPA, state: dict[str, Tensor]) -> None:
+    check_weights_fit(path, model, state)
+    model.load_state_dict(state, strict=False)
+
+
+def check_weights_fit(path: str | os.PathLike[str], model: UltraEfficientTextJEPA, state: Mapping[str, Tensor], *,
+                      check_dtype: bool = True) -> None:
+    """Raise CheckpointMismatch naming the first difference unless `state` (read from `path`) holds exactly
+    the model's tensors (the tied token head may be absent) with its shapes (and dtypes)."""
     expected = model.state_dict()
     tied = {"head.weight"} if getattr(model.head, "weight", None) is model.trunk.embed.weight else set()
     missing = sorted(set(expected) - set(state) - tied)
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise CheckpointMismatch(f"{path}: weights do not fit the stored config (missing: {missing[:5]}, "
+        raise CheckpointMismatch(f"{path}: weights do not fit the model (missing: {missing[:5]}, "
                                  f"unexpected: {unexpected[:5]})")
     for name, tensor in state.items():
         want = expected[name]
-        if tuple(tensor.shape) != tuple(want.shape) or tensor.dtype != want.dtype:
+        if tuple(tensor.shape) != tuple(want.shape) or (check_dtype and tensor.dtype != want.dtype):
             raise CheckpointMismatch(f"{path}: tensor {name!r} is {tuple(tensor.shape)} {tensor.dtype} in "
                                      f"the file, the model expects {tuple(want.shape)} {want.dtype}")
-    model.load_state_dict(state, strict=False)
 
 
 def dequantize(quantized: UltraEfficientTextJEPA, config: ModelConfig) -> UltraEfficientTextJEPA:

@@ -42,7 +42,7 @@ def index_command(path: Path, verify: bool, rebuild: bool, checkpoint: Path | No
         assistant = runtime.assistant
         report = assistant.last_sync
         assert report is not None
-        counts = assistant.indexer.catalog.counts()
+        counts = assistant.index_counts()
         stats = assistant.bank_stats()
         click.echo(f"indexed {runtime.workspace.root}: {counts.get('files', 0)} files, "
                    f"{counts.get('chunks', 0)} chunks, {stats.entries} bank entries "
@@ -51,9 +51,7 @@ def index_command(path: Path, verify: bool, rebuild: bool, checkpoint: Path | No
                    f"{report.encoded} encoded, {report.reused} reused, {time.monotonic() - t0:.1f} s; "
                    f"{masked_summary(counts.get('secrets', 0), counts.get('secret_files', 0))}")
         if verify:
-            from assistant.verify import verify_workspace
-
-            result = verify_workspace(assistant)
+            result = assistant.verify()
             if not result.ok:
                 for line in result.differences:
                     click.echo(f"DIFF {line}", err=True)

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.bank import MemoryBank
 from assistant.config import BankConfig
 from assistant.errors import BankCorrupt, BankVectorsDamaged
+from assistant.memory.bank import MemoryBank
 from indexer.catalog import is_corrupt
 from indexer.errors import DatabaseDamaged
 from indexer.locking import WriterLock
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 KEPT_TABLES = ("titans_model", "titans_episodes", "assistant_suppressed")
 """What a damaged database holds that the workspace files cannot give back, copied when readable."""
-KEPT_COMPONENTS = ("titans",)
+KEPT_COMPONENTS = ("titans", "suppressions")
 """`schema_versions` rows that go with KEPT_TABLES."""
 DAMAGED_INFIX = ".damaged-"
 LOCK_TIMEOUT_S = 60.0

@@ -11,27 +11,26 @@ import contextlib
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from assistant import recovery
-from assistant.bank import MemoryBank
 from assistant.checkpoints import Checkpoint, load_checkpoint, resolve_checkpoint
-from assistant.complete import Completer
 from assistant.config import BankConfig, CompletionConfig
-from assistant.encoding import LatentEncoder
+from assistant.engine.candidates import LineStore
+from assistant.engine.hoprag import HopRetriever
+from assistant.engine.pipeline import Completer
+from assistant.engine.ranker import Ranker
 from assistant.errors import BankModelMismatch, CheckpointError
-from assistant.hoprag import HopRetriever
-from assistant.lexical import LineStore
-from assistant.ranker import Ranker
-from assistant.service import Assistant
-from assistant.sync_hook import BankSyncHook
-from assistant.titans_store import TitansStore
+from assistant.memory import suppressions
+from assistant.memory.bank import MemoryBank
+from assistant.memory.entry_encoding import LatentEncoder
+from assistant.memory.sync_hooks import BankHook, LinesHook, SyncHooks, TitansHook
+from assistant.memory.titans import TitansStore
+from assistant.service import Assistant, Parts
 from assistant.types import SyncReport
 from indexer.config import IndexerConfig
 from indexer.errors import DatabaseDamaged
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 DB_NAME = "index.sqlite"
 BANK_DIR = "bank"
 RANKER_NAME = "ranker.safetensors"
-COMPACT_AFTER_BULK = 1000
 INITIAL_BATCH_FILES = 64
 """The first index commits in batches of this many files: progress survives an interruption,
 and completions improve while the rest is encoded."""
@@ -56,6 +54,9 @@ class Runtime:
 
     workspace: Workspace
     assistant: Assistant
+    parts: Parts
+    """The facade's parts, for what runs beside it in this process: the watcher, workspace adaptation,
+    `verify`, the evaluation harness (training.completion_eval) and tests. Surfaces use `assistant`."""
     checkpoint: Checkpoint
     indexer_config: IndexerConfig
     completion_config: CompletionConfig
@@ -73,7 +74,7 @@ class Runtime:
 
     def start_watcher(self) -> None:
         if self.watcher is None:
-            self.watcher = SyncingWatcher(self.assistant.indexer, self.assistant.hook)
+            self.watcher = SyncingWatcher(self.parts.indexer, self.parts.hooks)
             self.watcher.start(initial_sync=True)  # catches changes made while the runtime started
 
     def close(self) -> None:
@@ -251,17 +252,21 @@ def _build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLik
     if titans is not None:
         closers.append(titans.close)
         closers.insert(0, lambda: titans.save())
-    hook = BankSyncHook(bank, encoder, titans)
+    with idx.lock():
+        suppressions.migrate(db)
     lines = LineStore(completion_config.context_lines)
+    hook = SyncHooks(BankHook(bank, encoder), TitansHook(titans, bank) if titans is not None else None,
+                     LinesHook(lines))
     hops = HopRetriever(idx.graph, bank)
     ranker = load_ranker(workspace, ckpt)
     completer = Completer(ckpt.model, ckpt.tokenizer, encoder, bank, lines, hops, ranker, completion_config,
                           titans, imports_of=lambda p: idx.graph().imports_of(p),
                           specifier_resolves=lambda p, spec: idx.graph().specifier_resolves(p, spec))
     name = ckpt.path.name if ckpt.path else "model"
-    assistant = Assistant(workspace, idx, bank, encoder, completer, hook, lines, titans, name)
+    parts = Parts(idx, bank, encoder, completer, hook, lines, titans)
+    assistant = Assistant(workspace, parts, name)
     assistant.refresh()  # fills the line store from the catalog (what the last session indexed)
-    return Runtime(workspace, assistant, ckpt, indexer_config, completion_config, closers=closers)
+    return Runtime(workspace, assistant, parts, ckpt, indexer_config, completion_config, closers=closers)
 
 
 def _initial_sync(runtime: Runtime, progress: Callable[[str, int, int], None] | None,
@@ -270,7 +275,8 @@ def _initial_sync(runtime: Runtime, progress: Callable[[str, int, int], None] | 
     assistant = runtime.assistant
     report = None
     try:
-        report = sync_in_batches(assistant, progress, stop=runtime.stopping)
+        report = assistant.sync(progress=(lambda done, total: progress("index", done, total)) if progress else None,
+                                batch_files=INITIAL_BATCH_FILES, stop=runtime.stopping)
     except BankModelMismatch:
         raise
     except Exception as exc:  # background thread: a failure is logged and the workspace stays usable
@@ -294,61 +300,10 @@ def _adapt(runtime: Runtime) -> None:
     from assistant.adaptation import adapt_workspace
 
     try:
-        adapt_workspace(runtime.assistant, runtime.workspace.state_dir, runtime.completion_config.adapt_seconds,
-                        runtime.stopping)
+        adapt_workspace(runtime.parts.indexer.catalog, runtime.parts.completer, runtime.workspace.state_dir,
+                        runtime.completion_config.adapt_seconds, runtime.stopping)
     except Exception:  # background: the shipped ranker stays in use
         log.exception("workspace adaptation failed")
-
-
-def sync_in_batches(assistant: Assistant, progress: Callable[[str, int, int], None] | None = None,
-                    batch_files: int = INITIAL_BATCH_FILES, stop: threading.Event | None = None) -> SyncReport:
-    """A full sync whose new files are parsed, encoded and committed `batch_files` at a time."""
-    idx = assistant.indexer
-    started = time.monotonic()
-    totals = {"added": 0, "removed": 0, "moved": 0, "skipped": 0, "encoded": 0, "reused": 0}
-    assistant.indexing = True
-    try:
-        with idx.lock(timeout=None):
-            plan = idx.plan()
-            total = len(plan.compute)
-            done = 0
-            first = True
-            while True:
-                batch = plan.compute[:batch_files]
-                sub = replace(plan, compute=batch, generation=idx.catalog.generation())
-                if not first:
-                    sub = replace(sub, delete=(), moved=(), touched=(), skipped=())
-                if sub.is_empty and not first:
-                    break
-                event = idx.apply(sub, assistant.hook, started)
-                first = False
-                for key in ("added", "removed", "moved", "skipped"):
-                    totals[key] += len(getattr(event, key))
-                totals["encoded"] += event.stats.get("encoded", 0)
-                totals["reused"] += event.stats.get("reused", 0)
-                done += len(batch)
-                if progress:
-                    progress("index", done, total)
-                plan = replace(plan, compute=plan.compute[batch_files:])
-                if not plan.compute or (stop is not None and stop.is_set()):
-                    break
-            generation = idx.catalog.generation()
-    finally:
-        assistant.indexing = False
-    # after a bulk index, fold the delta into a FAISS generation: searching thousands of delta vectors
-    # in NumPy costs more than a flat FAISS search (measured 5 ms vs < 1 ms at 7k entries)
-    if assistant.bank.stats().delta >= COMPACT_AFTER_BULK:
-        assistant.bank.compact()
-    else:
-        assistant.bank.maybe_compact()
-    report = SyncReport(generation, totals["added"], totals["removed"], totals["moved"], totals["skipped"],
-                        totals["encoded"], totals["reused"], (time.monotonic() - started) * 1000)
-    assistant.last_sync = report
-    return report
-
-
-def state_path(workspace: Workspace, name: str) -> Path:
-    return workspace.state_dir / name
 
 
 def check_database(path: str | os.PathLike[str]) -> str | None:

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from assistant.lexical import IDENT_RE, TOKEN_RE
+from assistant.engine.candidates import IDENT_RE, TOKEN_RE
 
 TEST_PATH = re.compile(r"(^|/)(__tests__|__test__|tests?|__mocks__|test-utils?|testing)/"
                        r"|\.(test|spec|bench)(-d)?\.(ts|tsx|mts|cts)$")

@@ -1,7 +1,8 @@
 """The `Assistant` facade: the one object the surfaces (LSP, HTTP API, TUI, CLI) talk to.
 
-It owns nothing heavy itself; `assistant.runtime.open_runtime` builds it from a workspace and a
-checkpoint and wires index events into it. Surfaces never reach past it into the model or the bank.
+It owns nothing heavy itself and only delegates: `assistant.runtime` builds its parts (indexer, bank,
+encoder, completer, sync hooks, line store, Titans store) and hands them over as `Parts`, which stay
+private. Surfaces and training never reach past it into the model or the bank.
 
 Text that comes from an editor or a client (buffers, requests, accepted lines) has its secrets masked
 here, once, on the way in (indexer.secrets, with the workspace's [indexer] settings; same length, so
@@ -12,24 +13,27 @@ from __future__ import annotations
 
 import difflib
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from assistant import navigation
-from assistant.bank import Entry, MemoryBank
-from assistant.chat import answer
-from assistant.complete import Completer
-from assistant.encoding import LatentEncoder
+from assistant import verify
+from assistant.engine import navigation
+from assistant.engine.candidates import LineStore
+from assistant.engine.chat import answer
+from assistant.engine.pipeline import Completer
 from assistant.errors import InvalidRequest
-from assistant.lexical import LineStore
-from assistant.sync_hook import BankSyncHook
-from assistant.titans_store import TitansStore
+from assistant.memory import suppressions
+from assistant.memory.bank import Entry, MemoryBank
+from assistant.memory.entry_encoding import LatentEncoder
+from assistant.memory.sync_hooks import SyncHooks, is_workspace_code
+from assistant.memory.titans import TitansStore
+from assistant.recent import RecentCompletions
 from assistant.types import (
+    Answered,
     BankStats,
     ChatAnswer,
     ChatMessage,
@@ -42,16 +46,16 @@ from assistant.types import (
     SyncReport,
     TitansStats,
 )
+from assistant.verify import WorkspaceVerifyReport
 from indexer.sync import Indexer
 from indexer.types import IndexEvent
 from indexer.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-SUPPRESSED_SCHEMA = """
-CREATE TABLE IF NOT EXISTS assistant_suppressed (
-    file TEXT NOT NULL, content_hash TEXT NOT NULL, PRIMARY KEY (file, content_hash));
-"""
+COMPACT_AFTER_BULK = 1000
+"""Delta vectors after a sync above which the bank is compacted at once."""
+
 
 
 def to_hit(entry: Entry, score: float = 0.0) -> Hit:
@@ -59,37 +63,79 @@ def to_hit(entry: Entry, score: float = 0.0) -> Hit:
                entry.symbol, entry.section, entry.content_hash)
 
 
-class Assistant:
-    """Completions, memory and index of one workspace. Thread-safe."""
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What `assistant.runtime` builds for one workspace and hands to the facade (which keeps them private)."""
 
-    def __init__(self, workspace: Workspace, indexer: Indexer, bank: MemoryBank, encoder: LatentEncoder,
-                 completer: Completer, hook: BankSyncHook, lines: LineStore, titans: TitansStore | None,
-                 model_name: str) -> None:
-        self.workspace, self.indexer, self.bank, self.encoder = workspace, indexer, bank, encoder
-        self.completer, self.hook, self.lines, self.titans = completer, hook, lines, titans
+    indexer: Indexer
+    bank: MemoryBank
+    encoder: LatentEncoder
+    completer: Completer
+    hooks: SyncHooks
+    lines: LineStore
+    titans: TitansStore | None
+
+
+class Assistant:
+    """Completions, memory and index of one workspace. Thread-safe. Every method delegates to one part."""
+
+    def __init__(self, workspace: Workspace, parts: Parts, model_name: str) -> None:
+        self._workspace = workspace
+        self._indexer, self._bank, self._encoder = parts.indexer, parts.bank, parts.encoder
+        self._completer, self._hooks, self._lines, self._titans = parts.completer, parts.hooks, parts.lines, parts.titans
         self.model_name = model_name
-        self.last_sync: SyncReport | None = None
-        self.indexing = False
+        self._last_sync: SyncReport | None = None
+        self._indexing = False
         self._documents: dict[str, str] = {}
+        self._recent = RecentCompletions()
         self._doc_lock = threading.Lock()
         self._listeners: list[Callable[[SyncReport], None]] = []
         self._seen: dict[str, tuple[int, str]] = {}  # path -> (catalog generation, content hash) in the line store
-        hook.listeners.append(self._on_commit)
-        if titans is not None:
-            hook.learner = self._learn_new_code
-            titans.drop_secrets(self._mask)  # episodes an older Shutka kept unmasked
+        self._hooks.listeners.append(self._on_commit)
+        if self._hooks.titans is not None:
+            self._hooks.titans.learner = self._learn_new_code
+        if self._titans is not None:
+            self._titans.drop_secrets(self._mask)  # episodes an older Shutka kept unmasked
+
+    @property
+    def workspace(self) -> Workspace:
+        return self._workspace
+
+    @property
+    def last_sync(self) -> SyncReport | None:
+        """The last sync this process committed (None before the first)."""
+        return self._last_sync
+
+    @property
+    def indexing(self) -> bool:
+        """Whether a sync driven by this facade is running."""
+        return self._indexing
 
     # -- completion --------------------------------------------------------------------------------------
 
     def complete(self, request: CompletionRequest) -> CompletionResult:
         """Completions at the cursor (never raises on odd input: a bounded, possibly empty answer)."""
         _check_request(request)
-        return self.completer.complete(self._incoming(request))
+        return self._completer.complete(self._incoming(request))
+
+    def remember(self, response_id: str, request: CompletionRequest, texts: tuple[str, ...] = ()) -> None:
+        """Keep what `response_id` answered (the request, the texts sent) for a later `feedback`; the
+        last `REMEMBERED` are kept."""
+        self._recent.put(response_id, Answered(request, texts))
+
+    def remembered(self, response_id: str) -> Answered | None:
+        """What `remember` kept for `response_id`, or None (never answered, or forgotten since)."""
+        return self._recent.get(response_id)
+
+    @property
+    def remembers(self) -> int:
+        """How many answered completions `remembered` can still find."""
+        return self._recent.capacity
 
     def explain(self, request: CompletionRequest) -> Explanation:
         """Every candidate with its features, score and confidence, the HopRAG hops, the gate's decision."""
         _check_request(request)
-        return self.completer.explain(self._incoming(request))
+        return self._completer.explain(self._incoming(request))
 
     def feedback(self, request: CompletionRequest, text: str, accepted: bool) -> tuple[int, float]:
         """The client accepted (or rejected) `text` at `request`'s cursor. An accepted line is what the
@@ -98,54 +144,66 @@ class Assistant:
             return 0, 0.0
         request = self._incoming(request)
         line = request.text.split("\n")[request.line][: request.column] if request.text else ""
-        return self.completer.learn(request, self._mask((line + text).split("\n", 1)[0]))
+        return self._completer.learn(request, self._mask((line + text).split("\n", 1)[0]))
 
     # -- open documents ----------------------------------------------------------------------------------
 
     def open_document(self, path: str, text: str) -> None:
         """An editor opened `path`: its buffer (secrets masked) is context and wins over the disk."""
-        rel = self.workspace.relative(path)
+        rel = self._workspace.relative(path)
         text = self._mask(text)
         with self._doc_lock:
             self._documents[rel] = text
-        self.lines.overlay(rel, text)
+        self._lines.overlay(rel, text)
 
     def update_document(self, path: str, text: str) -> int:
         """The buffer changed. Lines the user finished since the last version are learned (Titans).
         -> how many finished lines were written to the memory."""
-        rel = self.workspace.relative(path)
+        rel = self._workspace.relative(path)
         text = self._mask(text)
         with self._doc_lock:
             before = self._documents.get(rel)
             self._documents[rel] = text
-        self.lines.overlay(rel, text)
-        if before is None or self.titans is None:
+        self._lines.overlay(rel, text)
+        if before is None or self._titans is None:
             return 0
         learned = 0
         for line_no, line in finished_lines(before, text)[:4]:
             request = CompletionRequest(text, line_no, 0, rel)
-            kept, _ = self.completer.learn(request, line)
+            kept, _ = self._completer.learn(request, line)
             learned += kept
         return learned
 
     def close_document(self, path: str) -> None:
         """The editor closed the buffer: the saved file is context again."""
-        rel = self.workspace.relative(path)
+        rel = self._workspace.relative(path)
         with self._doc_lock:
             self._documents.pop(rel, None)
-        self.lines.clear_overlay(rel)
+        self._lines.clear_overlay(rel)
 
     # -- index -------------------------------------------------------------------------------------------
 
     def sync(self, paths: list[str] | None = None, started_at: float | None = None,
-             progress: Callable[[int, int], None] | None = None) -> SyncReport:
-        """Bring catalog, bank and Titans store in step with the disk (all, or just `paths`)."""
-        self.indexing = True
+             progress: Callable[[int, int], None] | None = None, *, batch_files: int | None = None,
+             stop: threading.Event | None = None) -> SyncReport:
+        """Bring catalog, bank and Titans store in step with the disk (all, or just `paths`). With
+        `batch_files`, new files are parsed, encoded and committed that many at a time (`stop` ends it
+        after the current batch); see `indexer.Indexer.sync`, the one sync driver."""
+        self._indexing = True
         try:
-            event = self.indexer.sync(paths, self.hook, started_at, progress=progress)
+            event = self._indexer.sync(paths, self._hooks, started_at, progress=progress, batch_files=batch_files,
+                                      stop=stop)
         finally:
-            self.indexing = False
-        return self.last_sync or _report(event)
+            self._indexing = False
+        # after a bulk index, fold the delta into a FAISS generation: searching thousands of delta vectors
+        # in NumPy costs more than a flat FAISS search (measured 5 ms vs < 1 ms at 7k entries)
+        if self._bank.stats().delta >= COMPACT_AFTER_BULK:
+            self._bank.compact()
+        else:
+            self._bank.maybe_compact()
+        report = _report(event)
+        self._last_sync = report
+        return report
 
     def add_listener(self, listener: Callable[[SyncReport], None]) -> None:
         """Called after every committed sync (from the syncing thread)."""
@@ -155,20 +213,14 @@ class Assistant:
         """New code reached the index (a save, a paste, a generated file): the Titans memory is
         written with each new line in its context, surprise-gated (what it already predicts is skipped)."""
         for line_no, line in new_lines:
-            self.completer.learn(CompletionRequest(text, line_no, 0, path), line)
+            self._completer.learn(CompletionRequest(text, line_no, 0, path), line)
 
     def _on_commit(self, event: IndexEvent, texts: dict[str, str]) -> None:
+        """After a commit (the line store already holds the new texts: `LinesHook`)."""
         for path in event.removed:
             self._seen.pop(path, None)
-        for old, new in event.moved:
-            self.lines.rename_file(old, new)
-        for path in event.removed:
-            self.lines.remove_file(path)
-        for path, text in texts.items():
-            if _is_workspace_code(path):
-                self.lines.set_file(path, text)
         report = _report(event)
-        self.last_sync = report
+        self._last_sync = report
         for listener in list(self._listeners):
             try:
                 listener(report)
@@ -178,8 +230,8 @@ class Assistant:
     # -- memory bank -------------------------------------------------------------------------------------
 
     def bank_stats(self) -> BankStats:
-        s = self.bank.stats()
-        db = self.bank.db_path
+        s = self._bank.stats()
+        db = self._bank.db_path
         db_bytes = sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
         vector_bytes = 4 * s.dim
         memory = (s.delta * vector_bytes) + (0 if s.mmapped else s.index_bytes)
@@ -194,103 +246,91 @@ class Assistant:
         if not query.strip():
             return []
         if mode == "text":
-            return [to_hit(e) for e in self._text_search(query, k, kinds)]
-        vector = self.encoder.encode_spans([query])[0]
-        hits = self.bank.search(vector, k, kinds=kinds)[0] if len(self.bank) else []
+            return [to_hit(e) for e in self._bank.text_search(query, k, kinds)]
+        vector = self._encoder.encode_spans([query])[0]
+        hits = self._bank.search(vector, k, kinds=kinds)[0] if len(self._bank) else []
         return [to_hit(h.entry, h.score) for h in hits]
-
-    def _text_search(self, query: str, k: int, kinds: list[str] | None) -> list[Entry]:
-        conn = sqlite3.connect(self.bank.db_path, timeout=30.0)
-        try:
-            sql = "SELECT id FROM bank_entries WHERE (text LIKE ? ESCAPE '\\' OR symbol LIKE ? ESCAPE '\\')"
-            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            args: list[object] = [like, like]
-            if kinds:
-                sql += f" AND kind IN ({','.join('?' * len(kinds))})"
-                args += kinds
-            ids = [r[0] for r in conn.execute(sql + " ORDER BY kind != 'line', id LIMIT ?", [*args, k])]
-        finally:
-            conn.close()
-        return self.bank.get(ids)
 
     def files(self) -> list[tuple[str, str, int]]:
         """(path, section, entries) for every file in the bank."""
-        return self.bank.files()
+        return self._bank.files()
 
     def entries(self, path: str | None = None, kind: str | None = None, limit: int = 1000, offset: int = 0) -> list[Hit]:
-        return [to_hit(e) for e in self.bank.entries(path, kind, limit=limit, offset=offset)]
+        return [to_hit(e) for e in self._bank.entries(path, kind, limit=limit, offset=offset)]
 
     def entry(self, entry_id: int) -> Hit | None:
-        found = self.bank.get([entry_id])
+        found = self._bank.get([entry_id])
         return to_hit(found[0]) if found else None
 
     def delete_entries(self, ids: list[int]) -> int:
         """Forget these entries; they stay forgotten (not re-added) until their code changes."""
-        entries = self.bank.get(ids)
+        entries = self._bank.get(ids)
         self._suppress([(e.file, e.content_hash) for e in entries if e.file])
-        return self.bank.delete_memory([e.id for e in entries])
+        return self._bank.delete_memory([e.id for e in entries])
 
     def delete_file_entries(self, path: str) -> int:
-        entries = self.bank.entries(path, limit=1_000_000)
+        entries = self._bank.entries(path, limit=1_000_000)
         self._suppress([(e.file, e.content_hash) for e in entries if e.file])
-        return self.bank.delete_file(path)
+        return self._bank.delete_file(path)
 
     def _suppress(self, keys: list[tuple[str | None, str]]) -> None:
-        with self.bank.lock():
-            conn = sqlite3.connect(self.bank.db_path, timeout=30.0)
-            try:
-                conn.executescript(SUPPRESSED_SCHEMA)
-                conn.executemany("INSERT OR IGNORE INTO assistant_suppressed VALUES (?, ?)", keys)
-                conn.commit()
-            finally:
-                conn.close()
+        with self._bank.lock():
+            suppressions.suppress(self._bank.db_path, keys)
 
     def reencode(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Re-encode every entry with the loaded model (after a model change). -> entries re-encoded."""
-        self.bank.reencode(self.encoder.encode_entries, self.encoder.digest, progress)
-        return len(self.bank)
+        self._bank.reencode(self._encoder.encode_entries, self._encoder.digest, progress)
+        return len(self._bank)
 
     def bank_mismatch(self) -> str | None:
         """Why the bank cannot be used with the loaded model (encoded by another), or None."""
-        digest = self.bank.model_digest
-        if digest is not None and digest != self.encoder.digest and len(self.bank):
-            return f"the bank was encoded by model {digest}; the loaded model is {self.encoder.digest}"
+        digest = self._bank.model_digest
+        if digest is not None and digest != self._encoder.digest and len(self._bank):
+            return f"the bank was encoded by model {digest}; the loaded model is {self._encoder.digest}"
         return None
+
+    def verify(self) -> WorkspaceVerifyReport:
+        """`shutka index --verify`: the catalog against the disk, the bank against the catalog."""
+        return verify.verify_workspace(self._workspace, self._indexer, self._bank, self._encoder)
+
+    def index_counts(self) -> dict[str, int]:
+        """Rows per catalog table (files, chunks, ...)."""
+        return self._indexer.catalog.counts()
 
     # -- following other processes ------------------------------------------------------------------------
 
     def version(self) -> tuple[int, int, int]:
         """(catalog generation, bank generation, bank entries): one cheap read; a change means another
         process (a watcher, the language server) committed something."""
-        return self.indexer.catalog.generation(), self.bank.generation, len(self.bank)
+        return self._indexer.catalog.generation(), self._bank.generation, len(self._bank)
 
     def refresh(self) -> bool:
         """Catch this process's caches up with commits made by other processes: the bank's view, the
         Titans episodes, the line store. -> True when something changed."""
-        changed = self.bank.refresh()
-        if self.titans is not None:
-            self.titans.refresh()
-        states = self.indexer.catalog.file_states()
+        changed = self._bank.refresh()
+        if self._titans is not None:
+            self._titans.refresh()
+        states = self._indexer.catalog.file_states()
         wanted = {p: (st.generation, st.content_hash) for p, st in states.items()
-                  if st.section == "workspace" and _is_workspace_code(p)}
+                  if st.section == "workspace" and is_workspace_code(p)}
         for path in set(self._seen) - set(wanted):
-            self.lines.remove_file(path)
+            self._lines.remove_file(path)
             changed = True
         for path, key in wanted.items():
             if self._seen.get(path) != key:
-                text = self.indexer.catalog.file_text(path)
-                if text is not None and states[path].chunker != self.indexer.chunker_fingerprint:
+                text = self._indexer.catalog.file_text(path)
+                if text is not None and states[path].chunker != self._indexer.chunker_fingerprint:
                     text = self._mask(text)  # stored by an older Shutka: the next sync re-masks the row
                 if text is not None:
-                    self.lines.set_file(path, text)
+                    self._lines.set_file(path, text)
                     changed = True
         self._seen = wanted
         return changed
 
     def neighbours(self, entry_id: int, hops: int = 1) -> list[Hop]:
         """Code-graph neighbours of a definition entry (HopRAG's hops), nearest first."""
-        found = self.bank.get([entry_id])
-        graph = self.indexer.graph()
+        found = self._bank.get([entry_id])
+        graph = self._indexer.graph()
         if not found or found[0].kind == "line" or found[0].start_line is None:
             return []
         e = found[0]
@@ -306,64 +346,68 @@ class Assistant:
 
     def symbols(self, query: str, limit: int = 50) -> list[Hit]:
         """Definitions whose symbol contains `query` (case-insensitive), best matches first."""
-        return navigation.symbols(self.indexer.graph(), query, limit)
+        return navigation.symbols(self._indexer.graph(), query, limit)
 
     def definition_at(self, path: str, text: str, line: int, column: int) -> Hit | None:
         """The definition of the identifier under the cursor, through the code graph."""
-        return navigation.definition_at(self.indexer.graph(), self.workspace.relative(path), text, line, column)
+        return navigation.definition_at(self._indexer.graph(), self._workspace.relative(path), text, line, column)
+
+    def source_lines(self, path: str, start: int, end: int) -> list[str]:
+        """Lines [start, end) (0-based) of an indexed file as the catalog holds it (secrets masked)."""
+        return self._indexer.catalog.lines(path, start, end)
 
     # -- embeddings and chat -----------------------------------------------------------------------------
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """(N,) texts -> (N, L) unit latents from the target encoder (what the bank stores)."""
-        return self.encoder.encode_spans(texts)
+        return self._encoder.encode_spans(texts)
 
     def chat(self, messages: list[ChatMessage], max_tokens: int = 256) -> ChatAnswer:
-        """Answer from the workspace (assistant.chat): related definitions and lines, each cited as
+        """Answer from the workspace (assistant.engine.chat): related definitions and lines, each cited as
         path:line; code at the end of the question is completed."""
         return answer(self, messages, max_tokens)
 
     # -- Titans ------------------------------------------------------------------------------------------
 
-    def _titans(self) -> TitansStore:
-        if self.titans is None:
+    def _titans_store(self) -> TitansStore:
+        if self._titans is None:
             raise InvalidRequest("the loaded model has no Titans memory (use_titans=False)")
-        return self.titans
+        return self._titans
 
     def titans_save(self, path: str | None = None) -> Path:
-        return self._titans().save(Path(path) if path else None)
+        return self._titans_store().save(Path(path) if path else None)
 
     def titans_load(self, path: str | None = None) -> Path:
         """Load a file `titans_save` wrote (default: the workspace's own file); returns its path."""
-        return self._titans().load(Path(path) if path else None)
+        return self._titans_store().load(Path(path) if path else None)
 
     def titans_forget(self, n: int) -> int:
         if n < 0:
             raise InvalidRequest(f"forget needs n >= 0, got {n}")
-        return self._titans().forget(n)
+        return self._titans_store().forget(n)
 
     @property
     def tokenizer(self):  # type: ignore[no-untyped-def]
         """The model's tokenizer (surfaces count and cut tokens with it: usage, max_tokens)."""
-        return self.encoder.tokenizer
+        return self._encoder.tokenizer
 
     def count_tokens(self, text: str) -> int:
-        return len(self.encoder.tokenizer.encode(text))
+        return len(self._encoder.tokenizer.encode(text))
 
     def titans_stats(self) -> TitansStats:
-        return self._titans().stats()
+        return self._titans_store().stats()
 
     # -- status ------------------------------------------------------------------------------------------
 
     def status(self) -> Status:
-        counts = self.indexer.catalog.counts()
-        return Status(str(self.workspace.root), self.model_name, self.encoder.digest, self.bank_stats(),
-                      self.indexer.catalog.generation(), counts.get("files", 0), self.last_sync,
-                      self.titans.count() if self.titans else 0, self.indexing)
+        counts = self._indexer.catalog.counts()
+        return Status(str(self._workspace.root), self.model_name, self._encoder.digest, self.bank_stats(),
+                      self._indexer.catalog.generation(), counts.get("files", 0), self._last_sync,
+                      self._titans.count() if self._titans else 0, self._indexing)
 
     def _mask(self, text: str) -> str:
         """`text` with its secrets masked (the same object when it has none)."""
-        return self.indexer.scanner.mask(text).text
+        return self._indexer.scanner.mask(text).text
 
     def _incoming(self, request: CompletionRequest) -> CompletionRequest:
         """The request with a workspace-relative path and its buffer's secrets masked (same offsets):
@@ -375,7 +419,7 @@ class Assistant:
     def _relative(self, request: CompletionRequest) -> CompletionRequest:
         if request.path is None:
             return request
-        rel = self.workspace.relative(request.path) if Path(request.path).is_absolute() else request.path
+        rel = self._workspace.relative(request.path) if Path(request.path).is_absolute() else request.path
         if rel == request.path:
             return request
         return replace(request, path=rel)
@@ -392,10 +436,6 @@ def _report(event: IndexEvent) -> SyncReport:
     return SyncReport(event.generation, len(event.added), len(event.removed), len(event.moved), len(event.skipped),
                       event.stats.get("encoded", 0), event.stats.get("reused", 0), event.latency_ms,
                       tuple(event.added[:20]))
-
-
-def _is_workspace_code(path: str) -> bool:
-    return not path.startswith("node_modules/") and not path.endswith((".d.ts", ".d.mts", ".d.cts"))
 
 
 def finished_lines(before: str, after: str) -> list[tuple[int, str]]:

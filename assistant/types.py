@@ -160,7 +160,7 @@ class BankStats:
 
 @dataclass(frozen=True, slots=True)
 class Episode:
-    """One association the Titans memory keeps (for replay and forgetting)."""
+    """One association the Titans memory keeps (shown in the memory browser; `forget` drops the least used)."""
 
     id: int
     file: str | None
@@ -217,3 +217,12 @@ class Status:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A completion remembered for feedback (`Assistant.remember`)."""
+
+    request: CompletionRequest
+    texts: tuple[str, ...] = ()
+    """The choices' texts as sent, without an echoed prompt, by choice index."""

@@ -6,10 +6,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from assistant.service import Assistant
-from assistant.sync_hook import LINE_HASH_PREFIX, SPAN_HASH_PREFIX, suppressed_keys
+from assistant.memory.bank import MemoryBank
+from assistant.memory.entry_encoding import LatentEncoder
+from assistant.memory.suppressions import suppressed_keys
+from assistant.memory.sync_hooks import LINE_HASH_PREFIX, SPAN_HASH_PREFIX
+from indexer.catalog import Catalog
 from indexer.chunking import line_targets
+from indexer.sync import Indexer
 from indexer.verify import verify_catalog
+from indexer.workspace import Workspace
 
 MAX_LISTED = 5
 
@@ -29,11 +34,10 @@ class WorkspaceVerifyReport:
         return not self.differences
 
 
-def expected_entries(assistant: Assistant) -> Counter:
+def expected_entries(catalog: Catalog, bank: MemoryBank) -> Counter:
     """(file, kind, content hash, start line) of every bank entry the catalog implies."""
-    catalog = assistant.indexer.catalog
     states = catalog.file_states()
-    suppressed = suppressed_keys(assistant.bank.db_path, list(states))
+    suppressed = suppressed_keys(bank.db_path, list(states))
     want: Counter = Counter()
     for path, state in states.items():
         if state.section == "workspace":
@@ -49,16 +53,16 @@ def expected_entries(assistant: Assistant) -> Counter:
     return want
 
 
-def bank_differences(assistant: Assistant) -> tuple[list[str], int]:
+def bank_differences(bank: MemoryBank, encoder: LatentEncoder, catalog: Catalog) -> tuple[list[str], int]:
     """The bank against the catalog (entries, vectors, model) -> (differences, entries in the bank)."""
-    differences = [f"bank: {p}" for p in assistant.bank.check()]
-    digest = assistant.bank.model_digest
-    if digest is not None and digest != assistant.encoder.digest and len(assistant.bank):
-        differences.append(f"bank encoded by model {digest}, loaded model is {assistant.encoder.digest}")
-    want = expected_entries(assistant)
+    differences = [f"bank: {p}" for p in bank.check()]
+    digest = bank.model_digest
+    if digest is not None and digest != encoder.digest and len(bank):
+        differences.append(f"bank encoded by model {digest}, loaded model is {encoder.digest}")
+    want = expected_entries(catalog, bank)
     have: Counter = Counter()
-    for file, _section, _count in assistant.bank.files():
-        for e in assistant.bank.entries(file, limit=10_000_000):
+    for file, _section, _count in bank.files():
+        for e in bank.entries(file, limit=10_000_000):
             have[(e.file, e.kind, e.content_hash, e.start_line)] += 1
     missing, extra = want - have, have - want
     for label, diff in (("missing from the bank", missing), ("in the bank but not in the catalog", extra)):
@@ -70,10 +74,10 @@ def bank_differences(assistant: Assistant) -> tuple[list[str], int]:
     return differences, sum(have.values())
 
 
-def verify_workspace(assistant: Assistant) -> WorkspaceVerifyReport:
-    """Catalog against a fresh chunking of the disk, then bank against catalog."""
-    indexer = assistant.indexer
-    catalog_report = verify_catalog(assistant.workspace, indexer.config, indexer.catalog)
-    bank, entries = bank_differences(assistant)
-    return WorkspaceVerifyReport(tuple(catalog_report.differences) + tuple(bank), catalog_report.files,
+def verify_workspace(workspace: Workspace, indexer: Indexer, bank: MemoryBank,
+                     encoder: LatentEncoder) -> WorkspaceVerifyReport:
+    """Catalog against a fresh chunking of the disk, then bank against catalog (`Assistant.verify`)."""
+    catalog_report = verify_catalog(workspace, indexer.config, indexer.catalog)
+    bank_report, entries = bank_differences(bank, encoder, indexer.catalog)
+    return WorkspaceVerifyReport(tuple(catalog_report.differences) + tuple(bank_report), catalog_report.files,
                                  catalog_report.chunks, entries, catalog_report.secrets, catalog_report.secret_files)

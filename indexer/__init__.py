@@ -17,7 +17,7 @@ _EXPORTS = {
     "Chunk": "indexer.types", "FileInfo": "indexer.types", "IndexEvent": "indexer.types",
     "IndexPlan": "indexer.types", "LineTarget": "indexer.types", "ParsedFile": "indexer.types",
     "Skip": "indexer.types",
-    "Indexer": "indexer.sync", "Index": "indexer.sync", "SyncHook": "indexer.sync",
+    "Indexer": "indexer.sync", "SyncHook": "indexer.sync",
     "Catalog": "indexer.catalog",
     "SymbolGraph": "indexer.graph",
     "Watcher": "indexer.watcher", "SyncingWatcher": "indexer.watcher",
@@ -25,7 +25,7 @@ _EXPORTS = {
     "parse_file": "indexer.chunking", "line_targets": "indexer.chunking",
 }
 __all__ = [
-    "Catalog", "Chunk", "FileInfo", "Index", "IndexEvent", "IndexPlan", "Indexer", "IndexerConfig", "LineTarget",
+    "Catalog", "Chunk", "FileInfo", "IndexEvent", "IndexPlan", "Indexer", "IndexerConfig", "LineTarget",
     "ParsedFile", "Skip", "SymbolGraph", "SyncHook", "SyncingWatcher", "VerifyReport", "Watcher", "Workspace",
     "line_targets", "parse_file", "verify_catalog",
 ]
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from indexer.chunking import line_targets, parse_file
     from indexer.config import IndexerConfig
     from indexer.graph import SymbolGraph
-    from indexer.sync import Index, Indexer, SyncHook
+    from indexer.sync import Indexer, SyncHook
     from indexer.types import Chunk, FileInfo, IndexEvent, IndexPlan, LineTarget, ParsedFile, Skip
     from indexer.verify import VerifyReport, verify_catalog
     from indexer.watcher import SyncingWatcher, Watcher

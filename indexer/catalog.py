@@ -28,17 +28,17 @@ from functools import wraps
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
+from indexer import migrations
 from indexer.catalog_writer import CatalogWriter
 from indexer.dbutil import enable_wal
 from indexer.errors import CatalogCorrupt, DatabaseDamaged, IndexerError
-from indexer.schema import MIGRATIONS, SCHEMA_VERSIONS_SQL, SYNC_TEMP_TABLES, TEMP_TABLE_NAMES, split_script
+from indexer.schema import CATALOG, SYNC_TEMP_TABLES, TEMP_TABLE_NAMES
 from indexer.types import Chunk, Span
 from indexer.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 CATALOG_FILE = "index.sqlite"
-COMPONENT = "catalog"
 BUSY_TIMEOUT_MS = 30_000
 """How long a statement waits for another connection's write lock before failing."""
 _CORRUPT_CODES = {getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26)}
@@ -162,33 +162,12 @@ class Catalog:
         enable_wal(conn, BUSY_TIMEOUT_MS / 1000)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute(SCHEMA_VERSIONS_SQL)
-        version = self._version(conn)
-        if version == len(MIGRATIONS):
-            return
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            version = self._version(conn)  # another process may have migrated meanwhile
-            if version > len(MIGRATIONS):
-                raise CatalogCorrupt(
-                    f"{self.path} has catalog schema v{version}, newer than this Shutka understands "
-                    f"(v{len(MIGRATIONS)}): upgrade Shutka, or delete {self.path.parent} and re-index")
-            for number in range(version, len(MIGRATIONS)):
-                for statement in split_script(MIGRATIONS[number]):
-                    conn.execute(statement)
-                log.info("catalog %s migrated to schema v%d", self.path, number + 1)
-            conn.execute("INSERT INTO schema_versions (component, version) VALUES (?, ?) "
-                         "ON CONFLICT (component) DO UPDATE SET version = excluded.version",
-                         (COMPONENT, len(MIGRATIONS)))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-    @staticmethod
-    def _version(conn: sqlite3.Connection) -> int:
-        row = conn.execute("SELECT version FROM schema_versions WHERE component = ?", (COMPONENT,)).fetchone()
-        return int(row[0]) if row else 0
+            migrations.migrate(conn, [CATALOG.name])
+        except migrations.SchemaTooNew as exc:
+            raise CatalogCorrupt(
+                f"{self.path} has catalog schema v{exc.found}, newer than this Shutka understands "
+                f"(v{exc.known}): upgrade Shutka, or delete {self.path.parent} and re-index") from exc
 
     def close(self) -> None:
         """Close every connection this catalog opened (call when no thread uses it any more)."""

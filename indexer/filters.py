@@ -15,7 +15,7 @@ from indexer.config import IndexerConfig
 from indexer.types import FileInfo, Skip
 
 if TYPE_CHECKING:
-    from indexer.discovery import IgnoreRules
+    from indexer.ignore_rules import IgnoreRules
 
 log = logging.getLogger(__name__)
 

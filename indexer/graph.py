@@ -79,13 +79,6 @@ class SymbolGraph:
         self._resolver = ImportResolver(root, exists=lambda rel: rel in self._files)
         self._reset_caches()
 
-    @classmethod
-    def from_catalog(cls, catalog: Catalog, root: Path) -> SymbolGraph:
-        """A graph loaded with the catalog's current generation."""
-        graph = cls(catalog, root)
-        graph.refresh()
-        return graph
-
     def _reset_caches(self) -> None:
         self._imports: dict[str, tuple[str, ...]] = {}
         self._importers: dict[str, set[str]] | None = None
@@ -317,11 +310,6 @@ class SymbolGraph:
         result = tuple(Edge(chunk_id, dst, kind) for dst, kind in edges)
         self._out[chunk_id] = result
         return result
-
-    def edges_to(self, chunk_id: str) -> list[Edge]:
-        """Incoming edges: from the container (or head) and from every chunk whose names resolve here."""
-        with self._lock:
-            return list(self._edges_to(chunk_id))
 
     def _edges_to(self, chunk_id: str) -> tuple[Edge, ...]:
         cached = self._in.get(chunk_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,11 +68,6 @@ class TsConfig:
     paths_dir: str
     """Folder `paths` targets are relative to (baseUrl when set, else the defining tsconfig's folder)."""
     paths: tuple[tuple[str, tuple[str, ...]], ...]
-
-
-def _rel_dir(root: Path, folder: Path) -> str:
-    rel = os.path.relpath(folder, root).replace(os.sep, "/")
-    return "" if rel == "." else rel
 
 
 def _join(folder: str, rel: str) -> str | None:

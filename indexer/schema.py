@@ -1,5 +1,5 @@
-"""The catalog's schema: numbered migrations, the `schema_versions` table every component of the
-shared database records itself in, and the per-connection scratch tables a sync fills for its hook.
+"""The catalog's schema: numbered migrations (registered as the `catalog` component of the one
+registry, indexer.migrations) and the per-connection scratch tables a sync fills for its hook.
 
 Append a migration to change the schema; never edit a released one. A database whose `catalog` row is
 newer than len(MIGRATIONS) was written by a newer Shutka and is refused (see indexer.catalog).
@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSIONS_SQL = """
-CREATE TABLE IF NOT EXISTS schema_versions (
-    component TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-)"""
+from indexer.migrations import SCHEMA_VERSIONS_SQL, Component, register
+
+__all__ = ["CATALOG", "MIGRATIONS", "SCHEMA_VERSIONS_SQL", "SYNC_TEMP_TABLES", "TEMP_TABLE_NAMES", "split_script"]
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: files, chunks, refs, imports, skips, meta
@@ -123,3 +121,6 @@ def split_script(script: str) -> list[str]:
     if current.strip():
         statements.append(current.strip())
     return statements
+
+
+CATALOG = register(Component("catalog", tuple(tuple(split_script(script)) for script in MIGRATIONS)))

@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -137,13 +138,46 @@ class Indexer:
     # --- applying ---------------------------------------------------------------------------------
 
     def sync(self, paths: Iterable[str] | None = None, hook: SyncHook | None = None, started_at: float | None = None,
-             *, progress: Progress | None = None) -> IndexEvent:
+             *, progress: Progress | None = None, batch_files: int | None = None,
+             stop: threading.Event | None = None) -> IndexEvent:
         """Plan and apply under the writer lock; `started_at` (time.monotonic) dates the triggering
-        change for the event's latency. Raises LockBusy when another writer holds the lock for long."""
+        change for the event's latency. Raises LockBusy when another writer holds the lock for long.
+
+        With `batch_files`, the files to parse are committed that many at a time (the first commit also
+        removes, moves and touches): progress survives an interruption and readers see each batch. `stop`
+        ends it after the current batch. -> one event for all the batches (the last one's generation)."""
         started = time.monotonic() if started_at is None else started_at
-        with self.lock():
+        with self.lock(timeout=None if batch_files else 30.0):
             plan = self.plan(paths)
-            return self._apply_locked(plan, hook, started, progress)
+            if not batch_files or len(plan.compute) <= batch_files:
+                return self._apply_locked(plan, hook, started, progress)
+            return self._apply_in_batches(plan, hook, started, progress, batch_files, stop)
+
+    def _apply_in_batches(self, plan: IndexPlan, hook: SyncHook | None, started: float, progress: Progress | None,
+                          batch_files: int, stop: threading.Event | None) -> IndexEvent:
+        events: list[IndexEvent] = []
+        total, done = len(plan.compute), 0
+        rest = plan
+        while True:
+            batch = rest.compute[:batch_files]
+            sub = replace(rest, compute=batch, generation=self.catalog.generation())
+            if events:
+                sub = replace(sub, delete=(), moved=(), touched=(), skipped=())
+            events.append(self._apply_locked(sub, hook, started, _shifted(progress, done, total)))
+            done += len(batch)
+            rest = replace(rest, compute=rest.compute[batch_files:])
+            if not rest.compute or (stop is not None and stop.is_set()):
+                break
+        stats: dict[str, int] = {}
+        for event in events:
+            for key, value in event.stats.items():
+                stats[key] = stats.get(key, 0) + value
+        return IndexEvent(
+            generation=self.catalog.generation(), added=tuple(p for e in events for p in e.added),
+            removed=tuple(p for e in events for p in e.removed), moved=tuple(m for e in events for m in e.moved),
+            skipped=tuple(s for e in events for s in e.skipped),
+            chunks_added=sum(e.chunks_added for e in events), chunks_removed=sum(e.chunks_removed for e in events),
+            started_at=started, committed_at=events[-1].committed_at, stats=stats)
 
     def apply(self, plan: IndexPlan, hook: SyncHook | None = None, started_at: float | None = None, *,
               progress: Progress | None = None) -> IndexEvent:
@@ -260,5 +294,8 @@ class Indexer:
             return self._graph
 
 
-Index = Indexer
-"""The name STYLE.md's layout uses for the same object."""
+def _shifted(progress: Progress | None, offset: int, total: int) -> Progress | None:
+    """A batch's progress as progress of the whole sync."""
+    if progress is None:
+        return None
+    return lambda done, _batch_total: progress(offset + done, total)

@@ -92,7 +92,7 @@ def command(tcp: tuple[str, int] | None, token: str | None, allow_remote: bool, 
     _configure_logging(verbose, log_file)
     token = token or None
     sock = _listen(tcp, token, allow_remote) if tcp is not None else None
-    from lsp.server import create_server
+    from lsp.features import create_server
     from lsp.transport import serve_stdio, serve_tcp
 
     server = create_server(checkpoint=checkpoint)

@@ -149,7 +149,7 @@ def test_planted_secrets_are_never_stored_completed_or_cited(tmp_path: Path, tin
         assistant.feedback(at_cursor, f'{TYPED_TOKEN}";', accepted=True)
         answer = assistant.chat([ChatMessage("user", 'Which key does awsConfig use?\n```ts\nconst key = "\n```')])
         assert _leaks([answer.text, *answer.citations]) == []
-        store = assistant.lines
+        store = runtime.parts.lines
         assert _leaks(line for p in store.paths() for line in store.file(p).raw_lines) == []  # type: ignore[union-attr]
         with TestClient(create_app(runtime, ServerConfig()), base_url="http://127.0.0.1") as client:
             model = client.get("/v1/models").json()["data"][0]["id"]

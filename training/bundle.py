@@ -184,10 +184,10 @@ def build_bank(checkpoint: Path, files: Iterable[tuple[str, str]], out: Path, *,
                num_threads: int = 1) -> int:
     """Replace `out` with a MemoryBank of `files`' lines (see bank_lines) encoded by `checkpoint`'s target
     encoder, compacted into one FAISS generation; -> entries. The bank records the model's digest."""
-    from assistant.bank import MemoryBank
-    from assistant.bank.types import LINE_KIND, EntryMeta
     from assistant.checkpoints import load_checkpoint
-    from assistant.encoding import LatentEncoder
+    from assistant.memory.bank import MemoryBank
+    from assistant.memory.bank.types import LINE_KIND, EntryMeta
+    from assistant.memory.entry_encoding import LatentEncoder
 
     ckpt = load_checkpoint(checkpoint, for_training=True)
     digest = f"{ckpt.digest}-fp32"

@@ -49,6 +49,6 @@ def unpack_command(bundle: Path, into: Path | None) -> None:
     if done.bank:
         dim = done.manifest.get("model", {}).get("latent_dim")
         click.echo(f"  bank       {done.bank}  (the guide's memory_bank/: FAISS index + metadata; "
-                   f"assistant.bank.MemoryBank.open(PATH, {dim or 'latent_dim'}) — a workspace builds its own "
+                   f"assistant.memory.bank.MemoryBank.open(PATH, {dim or 'latent_dim'}) — a workspace builds its own "
                    "bank in .shutka/ when indexed)")
     click.echo(f"use it with --checkpoint {done.checkpoint} (or export SHUTKA_CHECKPOINT={done.checkpoint})")

@@ -26,6 +26,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from assistant.checkpoints import check_weights_fit
 from assistant.config import ModelConfig, TrainingConfig
 from assistant.errors import CheckpointCorrupt, CheckpointMismatch
 from assistant.model.jepa import UltraEfficientTextJEPA
@@ -197,17 +198,7 @@ class ResumeFile:
     def restore(self, model: UltraEfficientTextJEPA, optimizer: torch.optim.Optimizer) -> None:
         """Weights (online and target), AdamW state and RNG states; the caller restores schedules/scaler."""
         state = self.model_state()
-        expected = model.state_dict()
-        tied = {"head.weight"} if model.head.weight is model.trunk.embed.weight else set()
-        missing = sorted(set(expected) - set(state) - tied)
-        unexpected = sorted(set(state) - set(expected))
-        if missing or unexpected:
-            raise CheckpointMismatch(f"{self.path}: model weights do not fit (missing {missing[:5]}, "
-                                     f"unexpected {unexpected[:5]})")
-        for name, t in state.items():
-            if tuple(t.shape) != tuple(expected[name].shape):
-                raise CheckpointMismatch(f"{self.path}: tensor {name!r} is {tuple(t.shape)} in the resume "
-                                         f"file, the model has {tuple(expected[name].shape)}")
+        check_weights_fit(self.path, model, state, check_dtype=False)  # the resume file's dtypes may differ
         model.load_state_dict(state, strict=False)
         load_optimizer(optimizer, {k: v for k, v in self.tensors.items() if k.startswith("optim/")},
                        self.param_groups, self.path)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from assistant.config import TrainingConfig
 from indexer.errors import ConfigError
+from training.data.source_spec import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -228,8 +229,6 @@ class Settings:
 
     def issues(self, phase: Phase) -> tuple[list[str], list[str]]:
         """(errors, warnings) of our sections for `phase`, beyond what the field types check."""
-        from training.data.sources import SourceSpec  # local: sources imports datasets lazily anyway
-
         errors: list[str] = []
         warnings: list[str] = []
         d, r = self.data, self.run

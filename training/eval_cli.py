@@ -53,7 +53,7 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
         raise click.UsageError("give --tasks FILE and --corpus DIR (or a subcommand: shutka eval suite …)")
     from tqdm import tqdm
 
-    from assistant.complete import Switches
+    from assistant.engine.pipeline import Switches
     from training.completion_eval.harness import (
         EvalSettings,
         by_package,
@@ -113,7 +113,7 @@ def _variant_ranker(settings, checkpoint: Path | None, group: str):  # type: ign
     from dataclasses import replace
 
     from assistant.checkpoints import resolve_checkpoint
-    from assistant.ranker import Ranker
+    from assistant.engine.ranker import Ranker
     from training.ranker_training import variant_path
 
     path = variant_path(resolve_checkpoint(checkpoint).with_name(

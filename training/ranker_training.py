@@ -24,8 +24,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from assistant.features import FEATURES, TASK_FEATURES, ablate
-from assistant.ranker import Ranker, RankingExample
+from assistant.engine.features import FEATURES, TASK_FEATURES, ablate
+from assistant.engine.ranker import Ranker, RankingExample
 from training.completion_eval.harness import EvalSettings, open_package, run_package
 from training.completion_eval.make_tasks import make_tasks
 from training.completion_eval.tasks import package_folders

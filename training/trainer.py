@@ -38,7 +38,7 @@ from training.checkpointing import (
     save_resume,
 )
 from training.config import Phase, Settings
-from training.data.corpus import stable_hash
+from training.data.hashing import stable_hash
 from training.data.loaders import BatchPlan, RankSampler, TrainData, ValSampler
 from training.distributed import DistContext, agree, all_reduce_gradients, all_reduce_sum
 from training.errors import DataError

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assistant.runtime import sync_in_batches
+from assistant.runtime import INITIAL_BATCH_FILES
 from assistant.service import Assistant
 from tui.changes import describe_sync
 
@@ -29,7 +29,7 @@ def index_job(assistant: Assistant) -> Job:
     as `shutka index` does."""
 
     def job(progress: Progress) -> str:
-        report = sync_in_batches(assistant, lambda _stage, done, total: progress(done, total))
+        report = assistant.sync(progress=progress, batch_files=INITIAL_BATCH_FILES)
         stats = assistant.bank_stats()
         return f"Indexed {report.added} files: {stats.entries} entries in {stats.files} files"
 

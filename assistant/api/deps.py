@@ -17,7 +17,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.api.errors import AUTHENTICATION, APIError, model_not_found
-from assistant.api.recent import RecentCompletions
 from assistant.api.tokens import Tokenizer
 from assistant.config import ServerConfig
 from assistant.runtime import Runtime
@@ -36,8 +35,6 @@ class ServerState:
     """Monotonic start time (for uptime)."""
     created: int = field(default_factory=lambda: int(time.time()))
     """Unix time the server started: the `created` of the served model."""
-    recent: RecentCompletions = field(default_factory=RecentCompletions)
-    """The last completions answered, for `POST /v1/completions/feedback`."""
 
 
 def get_state(request: Request) -> ServerState:

@@ -1,4 +1,6 @@
-"""Pure PyTorch model code: no file I/O, no config files, no logging setup.
+"""Pure PyTorch model code: no file I/O, no config files, no logging setup. The Titans memory's state
+and episodes (and their file) live beside the model in assistant.memory.titans_memory; the model's
+`NeuralMemory` only reads and writes a state it is given.
 
 Imported lazily so `import assistant.model.sizes` (and the CLI's --help) does not load torch."""
 

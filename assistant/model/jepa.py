@@ -13,19 +13,16 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from assistant.config import ModelConfig, TrainingConfig
-from assistant.errors import CheckpointCorrupt, CheckpointMismatch
+from assistant.memory.episodes import EpisodicStore
+from assistant.memory.titans_memory import TitansMemory
 from assistant.model.decoder import ContextState, extend, generate, run_context, score_continuations
 from assistant.model.encoder import LatentPooler, SpanEncoder, Trunk
-from assistant.model.memory import EpisodicStore, MemoryState, NeuralMemory, WriteResult
+from assistant.model.memory import MemoryState, NeuralMemory, WriteResult
 from assistant.model.predictor import JEPAPredictor
 from assistant.model.quant import export_int8
-
-TITANS_FORMAT = "shutka-titans-1"
 
 
 def resolve_config(config: ModelConfig | TrainingConfig | None, flags: dict[str, Any]) -> ModelConfig:
@@ -75,8 +72,7 @@ class UltraEfficientTextJEPA(nn.Module):
                 attentional_bias=cfg.miras_attentional_bias,
                 surprise_threshold=cfg.titans_surprise_threshold, huber_delta=cfg.miras_huber_delta,
                 lp=cfg.miras_lp)
-        self.episodic = EpisodicStore(cfg.latent_dim, cfg.titans_capacity)
-        self.titans_state: MemoryState | None = None
+        self.titans_memory = TitansMemory(self.titans, cfg.latent_dim, cfg.titans_depth, cfg.titans_capacity)
         self.quantized = False
         self.apply(_init_weights)
         self.target_trunk.load_state_dict(self.trunk.state_dict())
@@ -141,95 +137,43 @@ class UltraEfficientTextJEPA(nn.Module):
             t.mul_(m).add_(o.detach(), alpha=1.0 - m)
 
     # -- Titans --------------------------------------------------------------------------------------
+    # The state and the episodes live in `titans_memory` (assistant.memory.titans_memory), which also
+    # reads and writes their file; these methods are the calls the Kaggle guide uses, delegated.
 
-    def _require_titans(self) -> NeuralMemory:
-        if self.titans is None:
-            raise CheckpointMismatch("this model was built with use_titans=False: it has no Titans memory")
-        return self.titans
+    @property
+    def episodic(self) -> EpisodicStore:
+        return self.titans_memory.episodic
 
-    def _state(self) -> MemoryState:
-        titans = self._require_titans()
-        if self.titans_state is None:
-            with torch.no_grad():
-                self.titans_state = titans.initial_state(batch=1).detach()
-        return self.titans_state
+    @property
+    def titans_state(self) -> MemoryState | None:
+        return self.titans_memory.state
 
-    @torch.no_grad()
     def titans_read(self, query: Tensor) -> Tensor:
         """query: (N, L) -> (N, L) read from the test-time memory."""
-        titans, state = self._require_titans(), self._state()
-        return titans.read(query.unsqueeze(0), state)[0]
+        return self.titans_memory.read(query)
 
     def titans_surprise(self, keys: Tensor, values: Tensor) -> Tensor:
         """Per-association surprise (N,) without writing."""
-        titans, state = self._require_titans(), self._state()
-        with torch.no_grad():
-            return torch.stack([titans.surprise(k.view(1, 1, -1), v.view(1, 1, -1), state)[0]
-                                for k, v in zip(keys, values, strict=True)]) if len(keys) else torch.zeros(0)
+        return self.titans_memory.surprise(keys, values)
 
     def titans_write(self, keys: Tensor, values: Tensor, source_ids: Tensor | None = None) -> WriteResult:
-        """Write N associations as one chunk: one surprise-gated gradient step. Associations that
-        were surprising on their own are kept in the episodic store. keys, values: (N, L)."""
-        titans = self._require_titans()
-        per_item = self.titans_surprise(keys, values)  # (N,) before the step
-        result = titans.write(keys.unsqueeze(0), values.unsqueeze(0), self._state())
-        self.titans_state = result.state.detach()
-        if bool(result.written[0]):
-            keep = per_item >= titans.surprise_threshold
-            ids = source_ids[keep] if source_ids is not None else None
-            self.episodic.add(keys[keep], values[keep], per_item[keep], ids)
-        return result
+        """Write N associations as one chunk (see `TitansMemory.write`). keys, values: (N, L)."""
+        return self.titans_memory.write(keys, values, source_ids)
 
     def forget_titans_memory(self, n: int) -> int:
         """Drop the n least-accessed episodes; returns how many were dropped."""
-        self._require_titans()
-        return self.episodic.forget(n)
+        return self.titans_memory.forget(n)
 
     def reset_titans_memory(self) -> None:
-        self.titans_state = None
-        self.episodic = EpisodicStore(self.config.latent_dim, self.config.titans_capacity)
+        self.titans_memory.reset()
 
     def save_titans_memory(self, path: str | Path) -> Path:
-        """Tensors only (safetensors, no pickle): memory weights, momentum, episodic store."""
-        state = self._state()
-        tensors: dict[str, Tensor] = {"writes": state.writes.clone()}
-        for i, (w, m) in enumerate(zip(state.weights, state.momentum, strict=True)):
-            tensors[f"weight.{i}"] = w.contiguous().clone()
-            tensors[f"momentum.{i}"] = m.contiguous().clone()
-        for name, t in self.episodic.tensors().items():
-            tensors[f"episodic.{name}"] = t.contiguous().clone()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        save_file(tensors, str(tmp), metadata={"format": TITANS_FORMAT, "latent_dim": str(self.config.latent_dim),
-                                               "depth": str(self.config.titans_depth)})
-        tmp.replace(out)
-        return out
+        """Memory weights, momentum and episodes to `path` (safetensors), by `titans_memory`."""
+        return self.titans_memory.save(path)
 
     def load_titans_memory(self, path: str | Path) -> None:
         """Load what save_titans_memory wrote; a wrong shape or a corrupt file raises our error."""
-        titans = self._require_titans()
-        try:
-            data = load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise CheckpointCorrupt(f"{path}: not a readable Titans memory file ({exc})") from exc
-        depth = self.config.titans_depth
-        try:
-            weights = tuple(data[f"weight.{i}"] for i in range(depth))
-            momentum = tuple(data[f"momentum.{i}"] for i in range(depth))
-            episodic = {k.split(".", 1)[1]: v for k, v in data.items() if k.startswith("episodic.")}
-            writes = data["writes"]
-        except KeyError as exc:
-            raise CheckpointMismatch(f"{path}: Titans memory lacks {exc.args[0]} (titans_depth here is {depth})") from exc
-        for i, (w, ref) in enumerate(zip(weights, titans.init_weights, strict=True)):
-            if tuple(w.shape[1:]) != tuple(ref.shape):
-                raise CheckpointMismatch(f"{path}: Titans layer {i} has shape {tuple(w.shape[1:])}, "
-                                         f"this model expects {tuple(ref.shape)}")
-        try:
-            self.episodic.load_tensors(episodic)
-        except (KeyError, ValueError) as exc:
-            raise CheckpointMismatch(f"{path}: episodic store does not fit this model ({exc})") from exc
-        self.titans_state = MemoryState(weights, momentum, writes)
+        self.titans_memory.load(path)
 
     # -- export --------------------------------------------------------------------------------------
 

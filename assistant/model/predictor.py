@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 if TYPE_CHECKING:
-    from assistant.bank import MemoryBank
+    from assistant.memory.bank import MemoryBank
 
 _BANK_LOCK = threading.Lock()
 
@@ -45,7 +45,9 @@ class JEPAPredictor(nn.Module):
         was closed is opened afresh on the next use: from `bank_directory`, with its entries)."""
         with _BANK_LOCK:
             if self._bank is None or (self._own_bank and self._bank.closed):
-                from assistant.bank.freestanding import freestanding_bank  # faiss + SQLite only when asked
+                from assistant.memory.bank.freestanding import (
+                    freestanding_bank,  # faiss + SQLite only when asked
+                )
 
                 self._bank, self._own_bank = freestanding_bank(self.latent_dim, self.bank_directory), True
             return self._bank

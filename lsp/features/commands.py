@@ -26,6 +26,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from assistant.types import CompletionRequest
 from lsp import convert
+from lsp.buffers import rel_path, text_of
 from lsp.server import ShutkaLanguageServer
 
 REINDEX = "shutka.reindex"
@@ -81,13 +82,13 @@ def _titans_path(state: Path, value: str, *, writing: bool) -> str:
 
 def _feedback_request(ls: ShutkaLanguageServer, payload: dict[str, Any]) -> CompletionRequest:
     """The request an item came from: remembered by id, else rebuilt from the buffer up to the cursor."""
-    remembered = ls.recall(str(payload.get("requestId", "")))
+    remembered = ls.assistant.remembered(str(payload.get("requestId", "")))
     if remembered is not None:
-        return remembered
+        return remembered.request
     uri, line, character = payload.get("uri"), payload.get("line"), payload.get("character")
     if not isinstance(uri, str) or not isinstance(line, int) or not isinstance(character, int):
         raise JsonRpcInvalidParams("an unknown requestId needs uri, line and character to rebuild the request")
-    text = ls.text_of(uri)
+    text = text_of(ls, uri)
     lines = convert.lines_of(text or "")
     if text is None or not 0 <= line < len(lines):
         raise JsonRpcInvalidParams(f"{uri}: no line {line} to attach the feedback to")
@@ -97,7 +98,7 @@ def _feedback_request(ls: ShutkaLanguageServer, payload: dict[str, Any]) -> Comp
     except convert.PositionOutOfRange:
         column = len(row)
     prefix = "\n".join([*lines[:line], row[:column]])
-    return CompletionRequest(prefix, line, column, ls.rel_path(uri))
+    return CompletionRequest(prefix, line, column, rel_path(ls, uri))
 
 
 def register(server: ShutkaLanguageServer) -> None:
@@ -155,7 +156,7 @@ def register(server: ShutkaLanguageServer) -> None:
         state = await ls.call("queries", ls.assistant.status)
         return {**state.to_json(), "server": {
             "version": ls.version, "ready": runtime is not None and runtime.ready.is_set(),
-            "watching": runtime is not None and runtime.watcher is not None, "busy": ls.busy(),
+            "watching": runtime is not None and runtime.watcher is not None, "busy": busy(ls),
             "options": ls.options.model_dump(by_alias=True), "feedback": dict(ls.feedback_counts),
             "openDocuments": len(ls.workspace.text_documents)}}
 
@@ -179,3 +180,16 @@ def register(server: ShutkaLanguageServer) -> None:
     async def completion_rejected(ls: ShutkaLanguageServer, *args: Any) -> dict[str, Any]:
         """The user dismissed an item (counted; nothing is written to the memory)."""
         return await feedback(ls, args, accepted=False)
+
+
+def busy(ls: ShutkaLanguageServer) -> list[str]:
+    """Background work still running: `indexing`, the watcher's pending syncs, adaptation threads."""
+    runtime = ls.runtime
+    if runtime is None:
+        return []
+    found = [thread.name for thread in runtime.background if thread.is_alive()]
+    if runtime.assistant.indexing:
+        found.append("indexing")
+    if runtime.watcher is not None and not runtime.watcher.idle():
+        found.append("watcher")
+    return found

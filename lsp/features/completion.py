@@ -1,13 +1,15 @@
 """textDocument/completion (line completions as items) and textDocument/inlineCompletion (ghost
-text, LSP 3.18). Thin: the cursor becomes a CompletionRequest, the engine runs in the model pool,
-the result is converted by `lsp.convert`. A cancelled request returns at once; if it had not
-started yet, it never runs."""
+text, LSP 3.18). Thin: the cursor becomes a CompletionRequest (`lsp.buffers`), the engine runs in the
+model pool after other buffers' pending edits, the result is converted by `lsp.convert`. A cancelled
+request returns at once; if it had not started yet, it never runs."""
 
 from __future__ import annotations
 
 from lsprotocol import types
 
+from assistant.types import CompletionRequest, CompletionResult
 from lsp import convert
+from lsp.buffers import request_at
 from lsp.server import ShutkaLanguageServer
 
 TRIGGER_CHARACTERS = [".", "(", ",", "=", ":", "{", "<", " "]
@@ -21,10 +23,10 @@ def register(server: ShutkaLanguageServer) -> None:
         """The rest of the line (or block) at the cursor, most confident first. The list is marked
         incomplete: the answer depends on the whole typed line, so the client asks again as it grows."""
         uri = params.text_document.uri
-        request = await ls.request_at(uri, params.position)
+        request = await request_at(ls, uri, params.position)
         if request is None:
             return None
-        result = await ls.complete(uri, request)
+        result = await complete(ls, uri, request)
         return types.CompletionList(is_incomplete=True, items=convert.completion_items(
             result, request, uri, ls.encoding, ls.markdown("completion")))
 
@@ -37,8 +39,17 @@ def register(server: ShutkaLanguageServer) -> None:
             return None
         uri = params.text_document.uri
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        request = await ls.request_at(uri, params.position, use_gate=not invoked)
+        request = await request_at(ls, uri, params.position, use_gate=not invoked)
         if request is None:
             return None
-        result = await ls.complete(uri, request)
+        result = await complete(ls, uri, request)
         return types.InlineCompletionList(items=convert.inline_items(result, request, uri, ls.encoding))
+
+
+async def complete(ls: ShutkaLanguageServer, uri: str, request: CompletionRequest) -> CompletionResult:
+    """Pending edits of other buffers first (they are context), then the engine, in the model pool; the
+    request is remembered by its result's id for the feedback commands."""
+    await ls.documents.flush(skip=uri)
+    result = await ls.call("model", ls.assistant.complete, request)
+    ls.assistant.remember(result.request_id, request)
+    return result

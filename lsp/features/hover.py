@@ -6,6 +6,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from lsp import convert
+from lsp.buffers import request_at
 from lsp.server import ShutkaLanguageServer
 
 UNNAMED = "<untitled>"
@@ -16,7 +17,7 @@ def register(server: ShutkaLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: ShutkaLanguageServer, params: types.HoverParams) -> types.Hover | None:
         uri = params.text_document.uri
-        request = await ls.request_at(uri, params.position)
+        request = await request_at(ls, uri, params.position)
         if request is None:
             return None
         hit = await ls.call("queries", ls.assistant.definition_at, request.path or UNNAMED, request.text,

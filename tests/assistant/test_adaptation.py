@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from assistant.adaptation import adapt_ranker, adapt_workspace
-from assistant.ranker import Ranker
+from assistant.engine.ranker import Ranker
 from assistant.runtime import open_runtime
 from assistant.selfsup import eligible_lines, split_cursor, tasks_from_texts
 
@@ -47,17 +47,17 @@ def test_adaptation_trains_saves_and_installs_a_ranker(tmp_path: Path, tiny_chec
     for i in range(30):
         (ws / "src" / f"config{i}.ts").write_text(_module(i))
     with open_runtime(ws, checkpoint=tiny_checkpoint, completion={"adapt": False}) as rt:
-        completer = rt.assistant.completer
+        completer = rt.parts.completer
         files = [(f"src/config{i}.ts", _module(i)) for i in range(30)]
         ranker, report = adapt_ranker(completer, files, completer.ranker, budget_s=120)
         assert report.tasks >= 40
         assert isinstance(ranker, Ranker)
-        result = adapt_workspace(rt.assistant, rt.workspace.state_dir, 120)
+        result = adapt_workspace(rt.parts.indexer.catalog, rt.parts.completer, rt.workspace.state_dir, 120)
         assert result is not None
         sidecar = json.loads((rt.workspace.state_dir / "ranker.json").read_text())
         assert sidecar["tasks"] == result.tasks
         assert (rt.workspace.state_dir / "ranker.safetensors").exists() == result.adapted
-        assert adapt_workspace(rt.assistant, rt.workspace.state_dir, 120) is None  # recent enough
+        assert adapt_workspace(rt.parts.indexer.catalog, rt.parts.completer, rt.workspace.state_dir, 120) is None  # recent enough
 
 
 def test_adaptation_stops_when_asked(tmp_path: Path, tiny_checkpoint: Path) -> None:
@@ -69,5 +69,5 @@ def test_adaptation_stops_when_asked(tmp_path: Path, tiny_checkpoint: Path) -> N
         stop = threading.Event()
         stop.set()
         files = [(f"src/config{i}.ts", _module(i)) for i in range(30)]
-        ranker, report = adapt_ranker(rt.assistant.completer, files, rt.assistant.completer.ranker, stop=stop)
-        assert not report.adapted and ranker is rt.assistant.completer.ranker
+        ranker, report = adapt_ranker(rt.parts.completer, files, rt.parts.completer.ranker, stop=stop)
+        assert not report.adapted and ranker is rt.parts.completer.ranker

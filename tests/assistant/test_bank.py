@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.bank import EntryMeta, MemoryBank, content_hash, maintenance
-from assistant.bank import view as view_module
 from assistant.config import BankConfig
 from assistant.errors import BankCorrupt, BankError, BankLocked, BankModelMismatch
+from assistant.memory.bank import EntryMeta, MemoryBank, content_hash, maintenance, store
+from assistant.memory.bank import view as view_module
 from indexer.locking import WriterLock
 
 DIM = 16
@@ -332,7 +332,7 @@ def test_shared_database_and_staged_transaction(tmp_path: Path, rng: np.random.G
 
             catalog.execute("BEGIN IMMEDIATE")
             assert bank.stage_rename_file(catalog, "a.ts", "b.ts") == 3
-            assert bank.stage_delete(catalog, ids[:1]) == 1
+            assert store.delete_entries(catalog, [int(i) for i in ids[:1]]) == 1  # staged: what delete_memory does
             catalog.execute("COMMIT")
             catalog.execute("BEGIN IMMEDIATE")
             assert bank.stage_delete_file(catalog, "b.ts") == 2

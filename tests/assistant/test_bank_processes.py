@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.bank import EntryMeta, MemoryBank
 from assistant.config import BankConfig
+from assistant.memory.bank import EntryMeta, MemoryBank
 
 DIM = 8
 BATCH = 20
@@ -39,13 +39,12 @@ def batch_writer(directory: Path, batches: int) -> None:
     config = BankConfig(compact_after=5 * BATCH)
     with MemoryBank(directory, DIM, config) as bank:
         conn = sqlite3.connect(bank.db_path, isolation_level=None, timeout=30)
-        previous: list[int] = []
         for b in range(1, batches + 1):
             vectors = np.random.default_rng(b).standard_normal((BATCH, DIM)).astype(np.float32)
             with bank.lock:
                 conn.execute("BEGIN IMMEDIATE")
-                bank.stage_delete(conn, previous)
-                previous = bank.stage_add(conn, vectors, [f"b{b}-{i}" for i in range(BATCH)],
+                bank.stage_delete_file(conn, f"batch{b - 1}.ts")
+                bank.stage_add(conn, vectors, [f"b{b}-{i}" for i in range(BATCH)],
                                           [EntryMeta(file=f"batch{b}.ts")] * BATCH)
                 conn.execute("COMMIT")
                 bank.refresh()

@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from assistant.bank import MemoryBank
-from assistant.bank import vectors as bank_vectors
 from assistant.cli import cli
 from assistant.errors import BankCorrupt
+from assistant.memory.bank import MemoryBank
+from assistant.memory.bank import vectors as bank_vectors
 from assistant.recovery import file_identity, recover_database
 from assistant.runtime import build_runtime, open_runtime
 from assistant.types import CompletionRequest
-from assistant.verify import verify_workspace
 from indexer.catalog import Catalog
 from indexer.errors import CatalogCorrupt, DatabaseDamaged
 from indexer.locking import WriterLock
@@ -120,7 +119,7 @@ def test_generation_damaged_in_place_is_rebuilt_by_the_next_index(workspace: Pat
     _flip_middle_keeping_size_and_mtime(generations[-1])
 
     # the next `shutka index` is another process: it hashes the whole file on opening it
-    code = (f"import sys, assistant.bank.vectors as v; v.QUICK_HASH_BYTES = {SMALL_QUICK_HASH}; "
+    code = (f"import sys, assistant.memory.bank.vectors as v; v.QUICK_HASH_BYTES = {SMALL_QUICK_HASH}; "
             "from assistant.cli import cli; cli(sys.argv[1:])")
     done = subprocess.run([sys.executable, "-c", code, "index", str(workspace), "--checkpoint", str(tiny_checkpoint)],
                           capture_output=True, text=True, cwd=REPO, timeout=300)
@@ -144,7 +143,7 @@ def test_a_damaged_generation_is_repaired_by_every_way_of_opening(workspace: Pat
     runtime = build_runtime(workspace, checkpoint=tiny_checkpoint)
     try:
         assert len(runtime.notices) == 1
-        assert verify_workspace(runtime.assistant).ok
+        assert runtime.assistant.verify().ok
     finally:
         runtime.close()
     generation = sorted((_state(workspace) / "bank").glob("gen-*.faiss"))[-1]
@@ -170,8 +169,8 @@ def _learn_and_suppress(ws: Path, checkpoint: Path) -> tuple[int, list[tuple[obj
                 indent = len(line) - len(line.lstrip())
                 if line.strip().startswith(("return", "const", "export function")):
                     assistant.feedback(CompletionRequest(text, number, indent, rel), line.strip(), True)
-        episodes = assistant.titans.count() if assistant.titans is not None else 0
-        doomed = [e.id for e in assistant.bank.entries("src/point.ts", "line", limit=2)]
+        episodes = runtime.parts.titans.count() if runtime.parts.titans is not None else 0
+        doomed = [e.id for e in runtime.parts.bank.entries("src/point.ts", "line", limit=2)]
         assert assistant.delete_entries(doomed) == 2
     db = _state(ws) / "index.sqlite"
     assert episodes > 0
@@ -220,9 +219,9 @@ def test_damaged_catalog_is_rebuilt_keeping_episodes_and_suppressions(workspace:
     assert titans_file.is_file()
     _verify_clean(workspace, tiny_checkpoint)                 # the suppressed entries stay out of the bank
     with open_runtime(workspace, checkpoint=tiny_checkpoint, sync=False) as runtime:
-        hashes = {e.content_hash for e in runtime.assistant.bank.entries("src/point.ts", limit=1000)}
+        hashes = {e.content_hash for e in runtime.parts.bank.entries("src/point.ts", limit=1000)}
         assert not hashes & {h for _, h in suppressions}
-        assert runtime.assistant.titans is not None and runtime.assistant.titans.count() == episodes
+        assert runtime.parts.titans is not None and runtime.parts.titans.count() == episodes
 
 
 def test_damage_found_by_a_sync_is_recovered_too(workspace: Path, tiny_checkpoint: Path) -> None:
@@ -234,8 +233,8 @@ def test_damage_found_by_a_sync_is_recovered_too(workspace: Path, tiny_checkpoin
     main.write_text(main.read_text() + "export const extra = 1;\n")      # the sync rewrites its chunks
     with open_runtime(workspace, checkpoint=tiny_checkpoint, sync=True, completion={"adapt": False}) as runtime:
         assert len(runtime.notices) == 1 and f"the database {db} was damaged" in runtime.notices[0]
-        assert verify_workspace(runtime.assistant).ok
-        assert runtime.assistant.titans is not None and runtime.assistant.titans.count() == episodes
+        assert runtime.assistant.verify().ok
+        assert runtime.parts.titans is not None and runtime.parts.titans.count() == episodes
     assert _table_rows(db, "SELECT file, content_hash FROM assistant_suppressed ORDER BY 1, 2") == suppressions
     assert len(_asides(workspace)) == 1
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.edit import (
+from assistant.engine.candidates import FileLines, LineStore, split_file
+from assistant.engine.edits import (
     analogy_renames,
     edit_candidate,
     file_analogy,
@@ -12,7 +13,6 @@ from assistant.edit import (
     stems,
     string_mask,
 )
-from assistant.lexical import FileLines, LineStore, split_file
 
 
 def test_identifier_map_needs_the_same_structure() -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from assistant.bank import MemoryBank, freestanding_bank
 from assistant.config import BankConfig, TrainingConfig
 from assistant.errors import BankError
+from assistant.memory.bank import MemoryBank, freestanding_bank
 from assistant.model import UltraEfficientTextJEPA
 
 
@@ -160,7 +160,7 @@ def test_an_open_workspace_attaches_its_own_bank(basic_workspace: Path, tiny_che
 
     with open_runtime(basic_workspace, checkpoint=tiny_checkpoint, sync=False) as runtime:
         predictor = runtime.checkpoint.model.predictor
-        assert predictor.memory_bank is runtime.assistant.bank
+        assert predictor.memory_bank is runtime.parts.bank
         assert predictor.memory_bank.directory == basic_workspace / ".shutka" / "bank"
     assert predictor._bank is None  # closed with the workspace: a later use makes a freestanding bank
 

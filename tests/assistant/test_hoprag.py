@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.complete import Switches
-from assistant.hoprag import defined_names
+from assistant.engine.hoprag import defined_names
+from assistant.engine.pipeline import Switches
 from assistant.types import CompletionRequest
 from tests.conftest import write_workspace
 
@@ -17,7 +17,7 @@ def test_defined_names_are_members_not_every_mention() -> None:
 
 
 def test_hops_reach_definitions_in_imported_files(runtime) -> None:
-    retriever = runtime.assistant.completer.hops
+    retriever = runtime.parts.completer.hops
     result = retriever.retrieve("src/other.ts", ["Formatter", "format"], None, max_hops=2)
     paths = {h.path for h in result.hops}
     assert "src/lib/format.ts" in paths
@@ -43,7 +43,7 @@ def test_sibling_file_analogy_edit_needs_the_graph_for_a_name_not_seen_here(tmp_
     request = CompletionRequest(text, 3, len(typed), "src/switchCard.ts")
     wanted = "(props.className, Classes.SWITCH_CARD);"
     with open_runtime(tmp_path, checkpoint=tiny_checkpoint, sync=True) as rt:
-        completer = rt.assistant.completer
+        completer = rt.parts.completer
         with_graph = completer.analyse(request, Switches())
         without = completer.analyse(request, Switches(hoprag=False))
     edits = [o for o in with_graph.options if o.analogy]

@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from assistant.errors import CheckpointCorrupt, CheckpointMismatch
+from assistant.memory.episodes import EpisodicStore
 from assistant.model import UltraEfficientTextJEPA
-from assistant.model.memory import EpisodicStore, NeuralMemory
+from assistant.model.memory import NeuralMemory
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from assistant.engine.features import FEATURES, INDEX, TASK_FEATURES
+from assistant.engine.ranker import Ranker, RankingExample, merge
 from assistant.errors import CheckpointCorrupt
-from assistant.features import FEATURES, INDEX, TASK_FEATURES
-from assistant.ranker import Ranker, RankingExample, merge
 
 
 def _examples(n: int, seed: int = 0) -> list[RankingExample]:

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 from assistant.types import CompletionRequest
-from assistant.verify import verify_workspace
 
 
 def _request(text: str, path: str, gate: bool = True, marker: str = "|") -> CompletionRequest:
@@ -16,7 +15,7 @@ def _request(text: str, path: str, gate: bool = True, marker: str = "|") -> Comp
 
 
 def test_index_is_verified_clean(runtime) -> None:
-    report = verify_workspace(runtime.assistant)
+    report = runtime.assistant.verify()
     assert report.ok, report.differences
     assert report.entries > 0
     stats = runtime.assistant.bank_stats()
@@ -44,11 +43,11 @@ def test_edit_rename_and_verify(runtime, basic_workspace: Path) -> None:
     shapes.write_text(shapes.read_text().replace("area(): number", "surface(): number"))
     time.sleep(0.01)
     assistant.sync(["src/shapes.ts"])
-    report = verify_workspace(assistant)
+    report = assistant.verify()
     assert report.ok, report.differences
     (basic_workspace / "src" / "lib").rename(basic_workspace / "src" / "util")
     assistant.sync()
-    report = verify_workspace(assistant)
+    report = assistant.verify()
     assert report.ok, report.differences
     assert assistant.last_sync is not None
 

@@ -50,7 +50,7 @@ def _serving(tmp_path: Path, checkpoint: Path, completion_toml: str = "") -> Ite
 def _hops_walked(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record the `max_hops` of every HopRAG walk the completer starts."""
     walks: list[int] = []
-    hops = runtime.assistant.completer.hops
+    hops = runtime.parts.completer.hops
     retrieve = hops.retrieve
 
     def spy(path: str, near: list[str], query: Any, max_hops: int, *args: Any, **kw: Any) -> Any:
@@ -146,14 +146,14 @@ def _learn(runtime: Runtime, lines: list[str]) -> int:
     """Accept `lines` one after the other; -> episodes the workspace's Titans store holds."""
     for line in lines:
         runtime.assistant.feedback(_request(), line, accepted=True)
-    titans = runtime.assistant.titans
+    titans = runtime.parts.titans
     return 0 if titans is None else titans.count()
 
 
 def test_titans_off_writes_nothing(tmp_path: Path, tiny_tokenizer) -> None:
     off = _checkpoint(tmp_path / "off.safetensors", tiny_tokenizer, use_titans=False)
     with _serving(tmp_path / "a", off) as runtime:
-        assert runtime.checkpoint.model.titans is None and runtime.assistant.titans is None
+        assert runtime.checkpoint.model.titans is None and runtime.parts.titans is None
         assert runtime.assistant.feedback(_request(), "d = 4;", accepted=True) == (0, 0.0)
     on = _checkpoint(tmp_path / "on.safetensors", tiny_tokenizer, titans_surprise_threshold=0.0)
     with _serving(tmp_path / "b", on) as runtime:
@@ -193,7 +193,7 @@ def test_context_lines_is_the_retrieval_window(tmp_path: Path, tiny_checkpoint: 
     text = "let alpha = 1;\nlet beta = 2;\nlet gamma = 3;\nlet "
     for lines, expect in ((2, {"beta", "gamma"}), (4, {"alpha", "beta", "gamma"})):
         with _serving(tmp_path / str(lines), tiny_checkpoint, f"context_lines = {lines}\n") as runtime:
-            completer = runtime.assistant.completer
-            assert runtime.assistant.lines.window == completer.contexts.window == lines
+            completer = runtime.parts.completer
+            assert runtime.parts.lines.window == completer.contexts.window == lines
             query = completer.contexts.build(_request(text), False, 10_000).query
             assert {t for t in query if t.isalpha() and t != "let"} == expect

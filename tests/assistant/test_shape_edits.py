@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.complete import Switches
+from assistant.engine.pipeline import Switches
 from assistant.types import CompletionRequest
 from tests.conftest import write_workspace
 
@@ -23,7 +23,7 @@ def test_a_typed_new_name_gets_the_continuation_of_a_line_of_its_shape(tmp_path:
     typed = "    this.timeoutMS"
     request = CompletionRequest(FILES["src/cursor.ts"] + typed, 3, len(typed), "src/cursor.ts")
     with open_runtime(tmp_path, checkpoint=tiny_checkpoint, sync=True) as rt:
-        completer = rt.assistant.completer
+        completer = rt.parts.completer
         shaped = [o for o in completer.analyse(request, Switches()).options if o.shaped]
         without_edits = completer.analyse(request, Switches(edit=False)).options
     assert [o.text for o in shaped] == [" = timeoutMS;"]
@@ -47,7 +47,7 @@ def _import_edits(tmp_path: Path, tiny_checkpoint: Path, files: dict[str, str]) 
     text = typed + "\n" + files["src/orderService.ts"]
     request = CompletionRequest(text, 0, len(typed), "src/orderService.ts")
     with open_runtime(tmp_path, checkpoint=tiny_checkpoint, sync=True) as rt:
-        options = rt.assistant.completer.analyse(request, Switches()).options
+        options = rt.parts.completer.analyse(request, Switches()).options
     return [o.text for o in options if o.kind == "copy_edit"]
 
 
@@ -65,5 +65,5 @@ def test_an_edit_never_renames_to_a_name_that_exists_nowhere(tmp_path: Path, tin
     typed = "    this.timeo"
     request = CompletionRequest(FILES["src/cursor.ts"] + typed, 3, len(typed), "src/cursor.ts")
     with open_runtime(tmp_path, checkpoint=tiny_checkpoint, sync=True) as rt:
-        options = rt.assistant.completer.analyse(request, Switches()).options
+        options = rt.parts.completer.analyse(request, Switches()).options
     assert not [o.text for o in options if o.shaped or o.kind == "copy_edit"]

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from assistant.features import INDEX
+from assistant.engine.features import INDEX
 from assistant.runtime import open_runtime
 from assistant.types import CompletionRequest
-from assistant.verify import bank_differences, verify_workspace
+from assistant.verify import bank_differences
 
 TIMEOUT = 20.0
 
@@ -36,7 +36,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
 
 
 def clean(runtime) -> bool:
-    return verify_workspace(runtime.assistant).ok and (runtime.watcher is None or runtime.watcher.idle())
+    return runtime.assistant.verify().ok and (runtime.watcher is None or runtime.watcher.idle())
 
 
 def make_module(i: int) -> str:
@@ -94,22 +94,22 @@ def test_deleted_code_leaves_bank_and_titans_episodes_together(runtime, basic_wo
     assistant = runtime.assistant
     text = (basic_workspace / "src" / "shapes.ts").read_text()
     line_no = text.split("\n").index("  const dx = a.x - b.x;")
-    model = assistant.completer.model
+    model = runtime.parts.completer.model
     model.titans.surprise_threshold = 0.0  # keep every episode for this test
-    kept, _ = assistant.completer.learn(CompletionRequest(text, line_no, 0, "src/shapes.ts"), "  const dx = a.x - b.x;")
+    kept, _ = runtime.parts.completer.learn(CompletionRequest(text, line_no, 0, "src/shapes.ts"), "  const dx = a.x - b.x;")
     assert kept == 1 and assistant.titans_stats().episodes == 1
     (basic_workspace / "src" / "shapes.ts").write_text(text.replace("  const dx = a.x - b.x;\n", "  const dx = 0;\n"))
     assistant.sync(["src/shapes.ts"])
-    texts = assistant.titans.texts(model.episodic.source_ids.tolist())
+    texts = runtime.parts.titans.texts(model.episodic.source_ids.tolist())
     assert "const dx = a.x - b.x;" not in texts.values(), "the deleted line's episode left with it"
     assert set(texts.values()) <= {"const dx = 0;"}  # the new line was learned in the same sync
     assert len(model.episodic) == assistant.titans_stats().episodes
-    assert verify_workspace(assistant).ok
+    assert assistant.verify().ok
 
 
 def test_new_code_is_written_to_titans(runtime, basic_workspace: Path) -> None:
     assistant = runtime.assistant
-    assistant.completer.model.titans.surprise_threshold = 0.0
+    runtime.parts.completer.model.titans.surprise_threshold = 0.0
     path = basic_workspace / "src" / "point.ts"
     path.write_text(path.read_text() + "\nexport function scale(p: Point, k: number): Point {\n"
                     "  return { x: p.x * k, y: p.y * k };\n}\n")
@@ -126,7 +126,7 @@ def test_user_deleted_entries_stay_deleted(runtime, basic_workspace: Path) -> No
     (basic_workspace / "src" / "point.ts").write_text((basic_workspace / "src" / "point.ts").read_text() + "\n// x\n")
     assistant.sync()
     assert not [h for h in assistant.search("Math.sqrt", mode="text") if h.content_hash == hits[0].content_hash]
-    assert verify_workspace(assistant).ok
+    assert assistant.verify().ok
 
 
 def test_dependency_declarations_are_a_library_section(basic_workspace: Path, tiny_checkpoint: Path) -> None:
@@ -139,14 +139,14 @@ def test_dependency_declarations_are_a_library_section(basic_workspace: Path, ti
     with open_runtime(basic_workspace, checkpoint=tiny_checkpoint) as rt:
         entries = rt.assistant.entries("node_modules/tiny-lib/index.d.ts")
         assert entries and all(e.section == "library" and e.kind != "line" for e in entries)
-        assert verify_workspace(rt.assistant).ok
+        assert rt.assistant.verify().ok
 
 
 INDEX_SCRIPT = """
 import sys
-from assistant.runtime import open_runtime, sync_in_batches
+from assistant.runtime import open_runtime
 with open_runtime(sys.argv[1], checkpoint=sys.argv[2], sync=False) as rt:
-    sync_in_batches(rt.assistant, batch_files=8)
+    rt.assistant.sync(batch_files=8)
 """
 
 
@@ -165,13 +165,13 @@ def test_sigkill_mid_write_leaves_a_consistent_index(tmp_path: Path, tiny_checkp
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         with open_runtime(ws, checkpoint=tiny_checkpoint, sync=False) as rt:
-            problems, _ = bank_differences(rt.assistant)
+            problems, _ = bank_differences(rt.parts.bank, rt.parts.encoder, rt.parts.indexer.catalog)
             assert not problems, f"round {round_}: bank and catalog disagree after a kill: {problems}"
         # change some files so the next run has work again
         for i in rng.sample(range(160), 10):
             (ws / "src" / f"mod{i}.ts").write_text(make_module(i + 1000) * 3)
     with open_runtime(ws, checkpoint=tiny_checkpoint, sync=True) as rt:
-        assert verify_workspace(rt.assistant).ok
+        assert rt.assistant.verify().ok
     shutil.rmtree(ws)
     torch.set_num_threads(1)
 
@@ -184,7 +184,7 @@ def test_a_reader_follows_another_processes_commits(runtime, basic_workspace: Pa
         other.assistant.sync()
     assert reader.version() != before
     assert reader.refresh()
-    assert reader.lines.file("src/fresh.ts") is not None
+    assert runtime.parts.lines.file("src/fresh.ts") is not None
     text = "const y = freshlyWr"
     result = reader.complete(CompletionRequest(text, 0, len(text), "src/z.ts", use_gate=False))
     assert any(item.text.startswith("ittenConstant") for item in result.items)
@@ -196,8 +196,8 @@ def test_rebuild_repairs_a_missing_vector_file(basic_workspace: Path, tiny_check
     from assistant.indexing_cli import index_command
 
     with open_runtime(basic_workspace, checkpoint=tiny_checkpoint) as rt:
-        rt.assistant.bank.compact()
-        entries = len(rt.assistant.bank)
+        rt.parts.bank.compact()
+        entries = len(rt.parts.bank)
     for gen in (basic_workspace / ".shutka" / "bank").glob("gen-*.faiss"):
         gen.unlink()
     result = CliRunner().invoke(index_command, [str(basic_workspace), "--checkpoint", str(tiny_checkpoint),
@@ -209,14 +209,14 @@ def test_rebuild_repairs_a_missing_vector_file(basic_workspace: Path, tiny_check
 def test_titans_recalls_a_line_typed_in_a_similar_context(runtime) -> None:
     """After the user typed a line, the same context offers it with a recall signal (and counts it)."""
     assistant = runtime.assistant
-    assistant.completer.model.titans.surprise_threshold = 0.0
+    runtime.parts.completer.model.titans.surprise_threshold = 0.0
     text = "export function area(r: number): number {\n  const scaled = Math.PI * r;\n  return scaled;\n}\n"
     request = CompletionRequest(text, 2, 0, "src/new.ts")
-    assistant.completer.learn(request, "  return scaled;")
+    runtime.parts.completer.learn(request, "  return scaled;")
     typed = text.split("\n")[:2]
     probe = CompletionRequest("\n".join(typed) + "\n  return sc", 2, len("  return sc"), "src/other_new.ts",
                               use_gate=False)
-    analysis = assistant.completer.analyse(probe)
+    analysis = runtime.parts.completer.analyse(probe)
     recalled = [o for o in analysis.options if o.recall > 0]
     assert recalled and recalled[0].key == "aled;"
     assert recalled[0].best.line.path == "src/new.ts"  # typed there, so not a same-file line here
@@ -227,12 +227,11 @@ def test_titans_recalls_a_line_typed_in_a_similar_context(runtime) -> None:
 def test_titans_does_not_recall_a_line_already_written_above_the_cursor(runtime) -> None:
     """A line the buffer already holds is a same-file candidate; recalling it too made the ranker repeat
     the line just written."""
-    assistant = runtime.assistant
-    assistant.completer.model.titans.surprise_threshold = 0.0
+    runtime.parts.completer.model.titans.surprise_threshold = 0.0
     text = "export function area(r: number): number {\n  const scaled = Math.PI * r;\n  return scaled;\n}\n"
-    assistant.completer.learn(CompletionRequest(text, 2, 0, "src/new.ts"), "  return scaled;")
+    runtime.parts.completer.learn(CompletionRequest(text, 2, 0, "src/new.ts"), "  return scaled;")
     above = "\n".join(text.split("\n")[:3]) + "\n  return sc"
-    analysis = assistant.completer.analyse(CompletionRequest(above, 3, len("  return sc"), "src/new.ts",
+    analysis = runtime.parts.completer.analyse(CompletionRequest(above, 3, len("  return sc"), "src/new.ts",
                                                              use_gate=False))
     assert any(o.key == "aled;" for o in analysis.options)  # offered, from the line above
     assert all(o.recall == 0 for o in analysis.options)

@@ -18,7 +18,7 @@ from assistant.tokenizer import TypeScriptTokenizer
 
 def _teach(runtime: object, n: int = 3) -> int:
     """Write n surprising associations straight into the workspace's memory -> episodes kept."""
-    store = runtime.assistant.completer.titans  # type: ignore[attr-defined]
+    store = runtime.parts.completer.titans  # type: ignore[attr-defined]
     dim = store.model.config.latent_dim
     torch.manual_seed(1)
     keys = torch.nn.functional.normalize(torch.randn(n, dim), dim=-1)
@@ -59,7 +59,7 @@ def test_keeping_the_old_model_data_leaves_it_on_disk_unused(basic_workspace: Pa
         taught = _episodes(rt)
     rt = build_runtime(basic_workspace, checkpoint=other_checkpoint, on_model_change="keep")
     try:
-        assert len(rt.assistant.completer.model.episodic) == 0  # nothing of the other model is recalled
+        assert len(rt.parts.completer.model.episodic) == 0  # nothing of the other model is recalled
         assert _teach(rt) == 0 and _episodes(rt) == taught  # nor mixed with new writes; the old stay on disk
     finally:
         rt.close()
@@ -83,4 +83,4 @@ def test_switching_between_int8_and_fp32_keeps_the_memory(basic_workspace: Path,
         _teach(rt)
         taught = _episodes(rt)
     with open_runtime(basic_workspace, checkpoint=tiny_checkpoint, sync=True, completion={"quantized": False}) as rt:
-        assert _episodes(rt) == taught and len(rt.assistant.completer.model.episodic) == taught
+        assert _episodes(rt) == taught and len(rt.parts.completer.model.episodic) == taught

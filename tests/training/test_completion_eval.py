@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from assistant.ranker import Ranker
+from assistant.engine.ranker import Ranker
 from training.completion_eval.baselines import predict_a, predict_b
 from training.completion_eval.make_tasks import make_tasks
 from training.completion_eval.scoring import identifier_f1, score

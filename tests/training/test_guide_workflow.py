@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from assistant.bank import MemoryBank
 from assistant.cli import cli
+from assistant.memory.bank import MemoryBank
 from tests.training.helpers import write_jsonl, write_ts_corpus
 from training import config as training_config
 from training.cli import phase1, phase2
@@ -201,8 +201,9 @@ def test_hub_rows_keep_one_language_and_only_the_fenced_code(monkeypatch: pytest
 
 def test_without_titans_the_summary_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "no_titans.toml"
-    config.write_text((ROOT / "training" / "presets" / "tiny_cpu.toml").read_text().replace(
-        "use_hoprag = false", "use_hoprag = false\nuse_titans = false\nuse_miras = false"))
+    preset = (ROOT / "training" / "presets" / "tiny_cpu.toml").read_text()
+    assert "[train]\n" in preset
+    config.write_text(preset.replace("[train]\n", "[train]\nuse_titans = false\nuse_miras = false\n", 1))
     code = write_ts_corpus(tmp_path / "code", files=8)
     out = tmp_path / "working" / "checkpoints_syntax"
     done = CliRunner().invoke(phase1, ["--source", str(code), "--batch_size", "16", "--checkpoint_dir", str(out),

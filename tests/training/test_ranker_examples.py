@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.features import FEATURES, TASK_FEATURES
-from assistant.ranker import RankingExample
+from assistant.engine.features import FEATURES, TASK_FEATURES
+from assistant.engine.ranker import RankingExample
 from training.ranker_training import load_examples, save_examples
 
 

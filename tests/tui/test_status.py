@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from assistant.runtime import build_runtime
-from assistant.verify import verify_workspace
 from tests.tui.conftest import errors, opened, settle, wait_for
 from tui.app import ShutkaApp
 from tui.screens.status import StatusScreen
@@ -100,7 +99,7 @@ async def test_a_watcher_writes_while_the_tui_reads(indexed_workspace: Path, sec
         assert "src/point.ts (gone)" in "\n".join(str(line) for line in app.screen.query_one(SyncLog).lines)
         assert not errors(app)
     # reading never disturbed the writer: the index matches a fresh chunking of the disk
-    result = verify_workspace(second_runtime.assistant)  # type: ignore[attr-defined]
+    result = second_runtime.assistant.verify()  # type: ignore[attr-defined]
     assert result.ok, result.differences
 
 

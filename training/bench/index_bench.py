@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.runtime import open_runtime, sync_in_batches
+from assistant.runtime import INITIAL_BATCH_FILES, open_runtime
 from assistant.types import SyncReport
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,11 @@ def bench_full_index(workspace: Path, checkpoint: Path | None) -> dict[str, floa
         shutil.rmtree(state)
     t0 = time.monotonic()
     with open_runtime(workspace, checkpoint=checkpoint, sync=False) as rt:
-        report = sync_in_batches(rt.assistant)
+        report = rt.assistant.sync(batch_files=INITIAL_BATCH_FILES)
         seconds = time.monotonic() - t0
-        counts = rt.assistant.indexer.catalog.counts()
-        lines = sum(len((rt.assistant.indexer.catalog.file_text(p) or "").split("\n"))
-                    for p in rt.assistant.indexer.catalog.file_states())
+        counts = rt.parts.indexer.catalog.counts()
+        lines = sum(len((rt.parts.indexer.catalog.file_text(p) or "").split("\n"))
+                    for p in rt.parts.indexer.catalog.file_states())
         stats = rt.assistant.bank_stats()
     return {"seconds": seconds, "files": counts.get("files", 0), "lines": lines, "chunks": counts.get("chunks", 0),
             "bank_entries": stats.entries, "encoded": report.encoded, "reused": report.reused,
@@ -68,7 +68,7 @@ def bench_saves(workspace: Path, checkpoint: Path | None, saves: int, gap_s: flo
     done = threading.Event()
 
     with open_runtime(workspace, checkpoint=checkpoint, sync=True, watch=True) as rt:
-        target = _pick_file(rt.assistant.indexer.catalog.file_states(), workspace)
+        target = _pick_file(rt.parts.indexer.catalog.file_states(), workspace)
         original = target.read_text(encoding="utf-8")
         rel = target.relative_to(workspace).as_posix()
 
@@ -108,7 +108,7 @@ def _pick_file(states: dict[str, Any], root: Path) -> Path:
 def bench_folder_move(workspace: Path, checkpoint: Path | None, files: int = 100) -> dict[str, float]:
     """Copy `files` indexed files into a new folder, sync, move the folder, sync: count encodings."""
     with open_runtime(workspace, checkpoint=checkpoint, sync=True) as rt:
-        states = rt.assistant.indexer.catalog.file_states()
+        states = rt.parts.indexer.catalog.file_states()
         sources = sorted(p for p, s in states.items() if s.section == "workspace")[:files]
         folder = workspace / "shutka-bench-move"
         moved = workspace / "shutka-bench-moved"
@@ -134,7 +134,7 @@ def bench_folder_move(workspace: Path, checkpoint: Path | None, files: int = 100
 
 
 def bench_mmap_search(n: int, dim: int) -> dict[str, Any]:
-    from assistant.bank.bench import bench_mmap
+    from assistant.memory.bank.bench import bench_mmap
 
     with tempfile.TemporaryDirectory(prefix="shutka-mmap-") as tmp:
         return bench_mmap(Path(tmp) / "bank", n=n, dim=dim)

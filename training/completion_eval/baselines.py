@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from assistant.lexical import Candidate, normalize
+from assistant.engine.candidates import Candidate, normalize
 
 
 def predict_a(cands: list[Candidate]) -> str:

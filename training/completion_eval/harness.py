@@ -18,14 +18,14 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant.adaptation import adapt_ranker, ranking_example, request_for
-from assistant.complete import Switches
-from assistant.lexical import normalize, query_window, split_file
-from assistant.ranker import Ranker, RankingExample
+from assistant.engine.candidates import normalize, query_window, split_file
+from assistant.engine.pipeline import Switches
+from assistant.engine.ranker import Ranker, RankingExample
 from assistant.runtime import Runtime, open_runtime
 from training.completion_eval.baselines import predict_a, predict_b
 from training.completion_eval.scoring import Score, percentile, score
@@ -84,8 +84,7 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
                 progress: Callable[[int], None] | None = None,
                 examples: list[RankingExample] | None = None) -> list[TaskResult]:
     """Evaluate `tasks` (one package) on an open runtime; `examples` collects ranking examples."""
-    assistant = runtime.assistant
-    completer = assistant.completer
+    completer = runtime.parts.completer
     saved_ranker = completer.ranker
     if settings.ranker is not None:
         completer.ranker = settings.ranker
@@ -127,7 +126,7 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
 
 def baseline_scores(runtime: Runtime, task: Task) -> dict[str, Score]:
     """Baselines A and B on the runtime's own line store, same visibility."""
-    lines = runtime.assistant.lines
+    lines = runtime.parts.lines
     current = split_file(task.file, task.prefix + task.cursor_prefix, stop_line=task.line)
     level, cands = lines.candidates(current, task.line, task.cursor_prefix)
     if level is not None and level > 3:  # partial-identifier matches are ours, not the bench's
@@ -139,10 +138,10 @@ def baseline_scores(runtime: Runtime, task: Task) -> dict[str, Score]:
 def adapt_for_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings, base: Ranker) -> Ranker:
     """Workspace adaptation within the visibility rule: only files that no task targets are used."""
     excluded = {t.file for t in tasks}
-    catalog = runtime.assistant.indexer.catalog
+    catalog = runtime.parts.indexer.catalog
     files = ((p, catalog.file_text(p) or "") for p, s in sorted(catalog.file_states().items())
              if p not in excluded and s.section == "workspace")
-    ranker, report = adapt_ranker(runtime.assistant.completer, files, base, budget_s=600.0,
+    ranker, report = adapt_ranker(runtime.parts.completer, files, base, budget_s=600.0,
                                   files_per_workspace=settings.adapt_files, lines_per_file=settings.adapt_lines,
                                   switches=settings.switches, fill_in_middle=settings.fill_in_middle)
     log.info("%s: adapted on %d tasks, held-out top-1 %.1f -> %.1f", tasks[0].package if tasks else "?",
@@ -179,12 +178,15 @@ def summarize(results: Iterable[TaskResult]) -> dict[str, Any]:
     return out
 
 
-def by_package(results: list[TaskResult]) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[TaskResult]] = defaultdict(list)
+def by_package(results: list[Any], summary: Callable[[list[Any]], dict[str, Any]] | None = None
+               ) -> dict[str, dict[str, Any]]:
+    """`summary` (default: this module's `summarize`) of each package's results, and of all as OVERALL."""
+    summary = summary or summarize
+    groups: dict[str, list[Any]] = defaultdict(list)
     for r in results:
         groups[r.package].append(r)
-    table = {pkg: summarize(rs) for pkg, rs in sorted(groups.items())}
-    table["OVERALL"] = summarize(results)
+    table = {pkg: summary(rs) for pkg, rs in sorted(groups.items())}
+    table["OVERALL"] = summary(results)
     return table
 
 
@@ -203,7 +205,3 @@ def format_table(table: dict[str, dict[str, Any]], baselines: bool) -> str:
         cells = "".join(fmt.format(row.get(c, float("nan"))) for c, fmt in cols)
         lines.append(f"{pkg[:24]:24s}{cells}")
     return "\n".join(lines)
-
-
-def with_ranker(settings: EvalSettings, ranker: Ranker | None) -> EvalSettings:
-    return replace(settings, ranker=ranker)

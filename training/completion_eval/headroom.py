@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.hoprag import defined_names
-from assistant.lexical import is_name, tokens
+from assistant.engine.candidates import is_name, tokens
+from assistant.engine.hoprag import defined_names
 from training.completion_eval.tasks import Task, package_folders, read_text, source_files
 
 CLASSES = ("exact", "right line among the candidates, not chosen",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
-from assistant.lexical import identifiers, normalize
+from assistant.engine.candidates import identifiers, normalize
 
 
 @dataclass(frozen=True, slots=True)

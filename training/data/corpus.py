@@ -17,21 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from training.config import DataConfig, Phase
+from training.data.hashing import stable_hash, unit_hash
 from training.data.sources import Document, InstructionPair, SkipCounts, SourceSpec, read_source
 from training.errors import DataError
 
 log = logging.getLogger(__name__)
-
-
-def stable_hash(text: str, salt: str = "") -> int:
-    """A signed 64-bit hash of `text`, the same in every process and on every machine."""
-    digest = hashlib.blake2b(f"{salt}\x00{text}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
-
-
-def unit_hash(text: str, salt: str) -> float:
-    """`text` hashed to [0, 1)."""
-    return (stable_hash(text, salt) + 2**63) / 2**64
 
 
 def is_validation(package: str, path: str, config: DataConfig) -> bool:

@@ -14,7 +14,7 @@ import random
 
 from assistant.tokenizer import TypeScriptTokenizer
 from training.config import DataConfig
-from training.data.corpus import stable_hash
+from training.data.hashing import stable_hash
 from training.data.rows import Row
 from training.data.sources import Document, InstructionPair
 from training.data.syntax import documented_definitions

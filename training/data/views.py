@@ -25,7 +25,7 @@ import numpy as np
 
 from assistant.tokenizer import TypeScriptTokenizer
 from training.config import DataConfig
-from training.data.corpus import stable_hash
+from training.data.hashing import stable_hash
 from training.data.rows import Row
 from training.data.sources import Document
 from training.data.syntax import function_bodies

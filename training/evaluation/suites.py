@@ -31,7 +31,8 @@ from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.tokenizer import TypeScriptTokenizer
 from indexer.errors import ConfigError
 from training.config import DataConfig
-from training.data.corpus import load_corpus, stable_hash
+from training.data.corpus import load_corpus
+from training.data.hashing import stable_hash
 from training.data.instructions import mine_pairs
 from training.data.sources import Document, InstructionPair, SkipCounts, SourceSpec, read_source
 from training.data.syntax import error_count

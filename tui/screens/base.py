@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from assistant.service import Assistant
 from tui.changes import IndexChange
+from tui.state import AppState
 from tui.widgets.mode_bar import ModeBar
-
-if TYPE_CHECKING:
-    from tui.app import ShutkaApp
 
 
 class ShutkaScreen(Screen[None]):
@@ -22,9 +20,9 @@ class ShutkaScreen(Screen[None]):
     """The app mode this screen is the base of (`bank`, `titans`, `status`, `why`)."""
 
     @property
-    def shutka(self) -> ShutkaApp:
+    def shutka(self) -> AppState:
         """The app, typed."""
-        return cast("ShutkaApp", self.app)
+        return cast(AppState, self.app)
 
     @property
     def assistant(self) -> Assistant:

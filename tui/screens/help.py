@@ -12,6 +12,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from tui.screens.bank import BankScreen
+from tui.screens.status import StatusScreen
+from tui.screens.titans import TitansScreen
+from tui.screens.why import WhyScreen
+
 INTRO = ("Every view reads the workspace's shared index (.shutka/); a watcher or the language server may "
          "write it at the same time, and the views follow. Edits go through the assistant, one writer at a "
          "time. The mouse is optional: every action has a key.")
@@ -47,11 +52,6 @@ def section(title: str, about: str, rows: list[tuple[str, str]]) -> RenderableTy
 
 def help_text() -> RenderableType:
     """The whole help, from the view classes' bindings."""
-    from tui.screens.bank import BankScreen
-    from tui.screens.status import StatusScreen
-    from tui.screens.titans import TitansScreen
-    from tui.screens.why import WhyScreen
-
     views: list[tuple[str, type[Screen[None]]]] = [
         ("Bank", BankScreen), ("Titans", TitansScreen), ("Status", StatusScreen), ("Why", WhyScreen)]
     parts: list[RenderableType] = [Text("Shutka — what the assistant remembers", style="bold"), Text(INTRO),

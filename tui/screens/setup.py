@@ -1,9 +1,11 @@
-"""Screens shown before the views can be used: opening, a workspace that failed to open, and an
-index that must be built or re-encoded first (with the action that does it)."""
+"""Screens shown before the views can be used: opening, a workspace that failed to open (with retry),
+and an index that must be built or re-encoded first (with the action that does it, and `offer_rebuild`,
+which decides after every status poll whether to show it)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import logging
+from typing import cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,12 +15,12 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, LoadingIndicator, Static
 
-from tui.health import IndexProblem, OpenFailure
+from assistant.types import Status
+from tui.health import IndexProblem, OpenFailure, diagnose
 from tui.jobs import index_job, reencode_job
+from tui.screens.base import ShutkaScreen
 from tui.screens.task import TaskScreen
-
-if TYPE_CHECKING:
-    from tui.app import ShutkaApp
+from tui.state import AppState
 
 
 class LoadingScreen(Screen[None]):
@@ -57,8 +59,11 @@ class OpenFailedScreen(Screen[None]):
         yield Footer()
 
     def action_retry(self) -> None:
-        """Try to open the workspace again."""
-        cast("ShutkaApp", self.app).retry_open()
+        """Show the loading screen and open the workspace again."""
+        app = cast(AppState, self.app)
+        if app.screen is self:
+            app.pop_screen()
+        app.open_workspace()
 
 
 class RebuildScreen(Screen[bool]):
@@ -97,7 +102,7 @@ class RebuildScreen(Screen[bool]):
 
     def action_rebuild(self) -> None:
         """Run the fixing action in a task dialog."""
-        assistant = cast("ShutkaApp", self.app).assistant
+        assistant = cast(AppState, self.app).assistant
         self.fixing = True
         if self.problem.kind == "missing":
             task = TaskScreen("Building the index", index_job(assistant), unit="files")
@@ -110,10 +115,32 @@ class RebuildScreen(Screen[bool]):
         self.fixing = False
         if summary:
             self.notify(summary, markup=False)
-            cast("ShutkaApp", self.app).log_event(f"this process: {summary}")
+            cast(AppState, self.app).log_event(f"this process: {summary}")
             if self.is_current:
                 self.dismiss(True)
 
     def action_browse(self) -> None:
         """Leave the problem as it is and show the views."""
         self.dismiss(False)
+
+
+def offer_rebuild(app: AppState, status: Status) -> None:
+    """After every status read: show the rebuild screen for a missing or incompatible index (unless the
+    user chose to browse with that problem), and close it when another process fixed the index."""
+    problem = diagnose(status)
+    if problem is None and isinstance(app.screen, RebuildScreen) and not app.screen.fixing:
+        app.screen.dismiss(True)  # fixed elsewhere (another process indexed or re-encoded)
+        app.notify("The index is ready: another process built or re-encoded it.")
+        return
+    if problem is None or problem == app.ignored_problem:
+        return
+    if any(isinstance(s, RebuildScreen) for s in app.screen_stack) or not isinstance(app.screen, ShutkaScreen):
+        return  # already shown, or a dialog or a task is on top: the next poll checks again
+    app.log_event(f"{problem.title}: waiting for “{problem.action}”", logging.WARNING)
+
+    def closed(fixed: bool | None) -> None:
+        """The rebuild screen closed: remember a problem the user chose to browse with."""
+        app.ignored_problem = None if fixed else problem
+        app.poll_now()
+
+    app.push_screen(RebuildScreen(problem), closed)

@@ -7,7 +7,7 @@ A failure is shown in the dialog, with its message, never as a traceback.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -20,10 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from tui.jobs import Job
 from tui.messages import TaskFinished, TaskProgress
-
-if TYPE_CHECKING:
-    from tui.app import ShutkaApp
-
+from tui.state import AppState
 
 
 class TaskScreen(ModalScreen[str | None]):
@@ -59,7 +56,7 @@ class TaskScreen(ModalScreen[str | None]):
     @work(thread=True, exclusive=True, group="task", name="task", exit_on_error=False)
     def run_job(self) -> None:
         """Run the job off the UI thread; progress and the result come back as messages."""
-        with cast("ShutkaApp", self.app).own_work():
+        with cast(AppState, self.app).own_work():
             summary = self.job(self._progress)
         self.post_message(TaskFinished(summary))
 

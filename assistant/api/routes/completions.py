@@ -16,7 +16,6 @@ from assistant.api.deps import (
     token_budget,
 )
 from assistant.api.errors import APIError
-from assistant.api.recent import Answered, RecentCompletions
 from assistant.api.schemas import (
     CompletionCreate,
     CompletionFeedback,
@@ -38,8 +37,7 @@ async def create_completion(body: CompletionCreate, assistant: AssistantDep, tok
     model = served_model(body.model, state.config)
     max_tokens = token_budget(body.max_tokens, state.config)
     body = body.model_copy(update={"path": document_path(body.path, runtime.workspace.root)})
-    response = await run_in_threadpool(_complete, body, assistant, tokenizer, model, max_tokens, state.fingerprint,
-                                       state.recent)
+    response = await run_in_threadpool(_complete, body, assistant, tokenizer, model, max_tokens, state.fingerprint)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return event_stream(completion_events(response, include_usage))
@@ -47,14 +45,13 @@ async def create_completion(body: CompletionCreate, assistant: AssistantDep, tok
 
 
 @router.post("/completions/feedback", response_model=CompletionFeedbackOut)
-async def completion_feedback(body: CompletionFeedback, assistant: AssistantDep,
-                              state: StateDep) -> CompletionFeedbackOut:
+async def completion_feedback(body: CompletionFeedback, assistant: AssistantDep) -> CompletionFeedbackOut:
     """Report the choice the user kept (or dismissed). A kept line is learned by the Titans memory,
     as the language server does when a completion is accepted or the user finishes the line."""
-    answered = state.recent.get(body.id)
+    answered = assistant.remembered(body.id)
     if answered is None:
         raise APIError(404, f"No completion `{body.id}` is remembered: feedback is taken for the last "
-                            f"{state.recent.capacity} completions of this server run.", param="id",
+                            f"{assistant.remembers} completions of this server run.", param="id",
                        code="unknown_completion")
     if body.text is None and body.index >= len(answered.texts):
         raise APIError(400, f"Completion `{body.id}` has {len(answered.texts)} choice(s); index {body.index} "
@@ -65,11 +62,11 @@ async def completion_feedback(body: CompletionFeedback, assistant: AssistantDep,
 
 
 def _complete(body: CompletionCreate, assistant: Assistant, tokenizer: Tokenizer, model: str, max_tokens: int,
-              fingerprint: str, recent: RecentCompletions) -> CompletionResponse:
+              fingerprint: str) -> CompletionResponse:
     request = body.to_domain()
     result = assistant.complete(request)
     response = CompletionResponse.from_domain(result, body, tokenizer, model=model, max_tokens=max_tokens,
                                               fingerprint=fingerprint)
     texts = tuple(c.text[len(body.prompt):] if body.echo else c.text for c in response.choices)
-    recent.put(response.id, Answered(request, texts))
+    assistant.remember(response.id, request, texts)
     return response

@@ -138,8 +138,8 @@ def test_a_path_outside_the_workspace_is_400(http: httpx.Client, path: str) -> N
 
 
 def test_recent_completions_forget_the_oldest_beyond_capacity() -> None:
-    from assistant.api.recent import Answered, RecentCompletions
-    from assistant.types import CompletionRequest
+    from assistant.recent import RecentCompletions
+    from assistant.types import Answered, CompletionRequest
 
     recent = RecentCompletions(capacity=2)
     request = CompletionRequest(path="a.ts", line=0, column=0, text="")
