@@ -18,6 +18,17 @@ talking to `python -m lsp` over stdio.
    item (the gate on), asked in turn at 50 cursors spread over the corpus (opened as buffers) while
    the model loads and the first index runs; also when the first index finishes.
 
+3. Typing replay (`--replay`, with --tasks/--corpus). The replay of `shutka eval replay` through the
+   server: per package, a workspace under `--workdir` holding a copy of the package's sources and a
+   shutka.toml turning workspace adaptation off (it would train on the task files' own lines); after
+   its first index, each task's file is opened cut before the line, with the line's indentation, and
+   the line is typed one character at a time (`didChange`, incremental), `textDocument/inlineCompletion`
+   (automatic trigger: only what clears the gate) asked after every keystroke. The first item's first
+   line is the suggestion; exact / partial (a strict prefix of the rest, taken and typed after) /
+   wrong are judged as `training.completion_eval.replay` does (a test keeps the two rules equal).
+   Reported: characters saved, lines finished, wrong per 100 keystrokes, and the client's time per
+   keystroke (request sent -> response parsed), p50/p95.
+
 The checkpoint: --checkpoint, else $SHUTKA_CHECKPOINT, else the server's own default (the bundled model).
 """
 
@@ -353,6 +364,168 @@ async def measure_startup(corpus: Path, workdir: Path, checkpoint: Path | None,
         await stop_server(client)
 
 
+# -- 3. typing replay ----------------------------------------------------------------------------
+
+
+REPLAY_CONFIG = "[completion]\nadapt = false\n"
+"""The replay workspaces' shutka.toml: no workspace adaptation (it would train on the tasks' own lines)."""
+REPLAY_SKIP = shutil.ignore_patterns(".shutka", ".tarballs", "node_modules", ".corpus.json")
+
+
+def judge(typed: str, rest: str, suggestion: str | None) -> str | None:
+    """'exact' (the whole line equal after whitespace normalisation), 'partial' (a strict prefix of the
+    rest), 'wrong', or None (nothing shown): the rule of training.completion_eval.replay."""
+    if suggestion is None or not suggestion.strip():
+        return None
+    if normalize(typed + suggestion) == normalize(typed + rest):
+        return "exact"
+    if len(suggestion) < len(rest) and rest.startswith(suggestion):
+        return "partial"
+    return "wrong"
+
+
+@dataclass
+class ReplayReport:
+    checkpoint: str
+    packages: list[str]
+    lines: int
+    chars: int
+    saved_pct: float
+    """Characters saved by accepted suggestions, % of the characters typed after the indentation."""
+    saved_partial_pct: float
+    """Of those, by partial (prefix) accepts."""
+    finished_pct: float
+    """Lines whose end came from an accepted suggestion."""
+    wrong_per_100: float
+    """Wrong suggestions shown per 100 keystrokes (asks)."""
+    keystrokes: int
+    index_s: float
+    """First index of the replay workspaces, all together."""
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+    max_ms: float
+
+
+def package_folders(corpus: Path) -> dict[str, Path]:
+    """npm package name (from the folder's .corpus.json, else the folder name) -> folder."""
+    out = {}
+    for d in sorted(p for p in corpus.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        manifest = d / ".corpus.json"
+        name = json.loads(manifest.read_text(encoding="utf-8")).get("name", d.name) if manifest.is_file() else d.name
+        out[name] = d
+    return out
+
+
+def replay_workspace(package_dir: Path, target: Path) -> Path:
+    """A copy of the package's sources with REPLAY_CONFIG (its index is kept between runs)."""
+    if not target.exists():
+        shutil.copytree(package_dir, target, ignore=REPLAY_SKIP)
+    (target / "shutka.toml").write_text(REPLAY_CONFIG, encoding="utf-8")
+    return target
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+async def replay_line(client: BenchClient, uri: str, task: dict[str, Any], counts: dict[str, int],
+                      latencies: list[float]) -> None:
+    """Open the file cut before the task's line (plus its indentation) and type the line."""
+    line = task["cursor_prefix"] + task["target"]
+    indent = line[: len(line) - len(line.lstrip())]
+    body = line[len(indent):].rstrip()
+    row = task["prefix"].count("\n")
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="typescript", version=1, text=task["prefix"] + indent)))
+    version, typed, k = 1, 0, 0
+    counts["lines"] += 1
+    counts["chars"] += len(body)
+    while k < len(body):
+        if k > typed:  # bring the buffer to body[:k]: one insert at the end of the line
+            at = types.Position(line=row, character=utf16(indent + body[:typed]))
+            version += 1
+            client.text_document_did_change(types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at),
+                                                                        text=body[typed:k])]))
+            typed = k
+        start = time.perf_counter()
+        result = await client.text_document_inline_completion_async(types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=row, character=utf16(indent + body[:k]))))
+        latencies.append((time.perf_counter() - start) * 1000)
+        counts["keystrokes"] += 1
+        items = result.items if isinstance(result, types.InlineCompletionList) else (result or [])
+        text = items[0].insert_text if items else None
+        suggestion = (text if isinstance(text, str) else getattr(text, "value", None) or "").split("\n", 1)[0] \
+            if text is not None else None
+        verdict = judge(body[:k], body[k:], suggestion)
+        if verdict == "exact":
+            counts["saved"] += len(body) - k
+            counts["finished"] += 1
+            break
+        if verdict == "partial":
+            assert suggestion is not None
+            counts["saved"] += len(suggestion)
+            counts["saved_partial"] += len(suggestion)
+            k += len(suggestion)
+            continue
+        counts["wrong"] += verdict == "wrong"
+        k += 1
+    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+
+
+async def measure_replay(tasks_path: Path, corpus: Path, workdir: Path, checkpoint: Path | None,
+                         options: dict[str, Any], limit: int | None, packages: list[str] | None) -> ReplayReport:
+    folders = package_folders(corpus)
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for raw in tasks_path.read_text(encoding="utf-8").splitlines():
+        if raw.strip():
+            task = json.loads(raw)
+            grouped.setdefault(task["package"], []).append(task)
+    wanted = packages or sorted(grouped)
+    missing = [p for p in wanted if p not in folders or p not in grouped]
+    if missing:
+        raise click.ClickException(f"packages not in {corpus} or not in {tasks_path}: {', '.join(missing)}")
+    counts = dict.fromkeys(("lines", "chars", "saved", "saved_partial", "finished", "wrong", "keystrokes"), 0)
+    latencies: list[float] = []
+    index_s = 0.0
+    for pkg in wanted:
+        root = replay_workspace(folders[pkg], workdir / "replay" / folders[pkg].name)
+        chosen = sorted(grouped[pkg], key=lambda t: (t["file"], t["line_no"]))[:limit]
+        client, _ = await start_server(root, checkpoint, options, workdir / f"lsp-replay-{folders[pkg].name}.log")
+        try:
+            t0 = time.perf_counter()
+            await asyncio.wait_for(client.progress_ended.wait(), INDEX_TIMEOUT_S)
+            index_s += time.perf_counter() - t0
+            await wait_idle(client)
+            warm: list[float] = []
+            await replay_line(client, (root / chosen[0]["file"]).as_uri(), {**chosen[0], "target": ""},
+                              dict.fromkeys(counts, 0), warm)  # first-call costs, not counted
+            for task in chosen:
+                await replay_line(client, (root / task["file"]).as_uri(), task, counts, latencies)
+                log.info("%s: %d lines typed", pkg, counts["lines"])
+        finally:
+            await stop_server(client)
+    chars, keys = max(counts["chars"], 1), max(counts["keystrokes"], 1)
+    return ReplayReport(str(checkpoint or "server default"), wanted, counts["lines"], counts["chars"],
+                        100 * counts["saved"] / chars, 100 * counts["saved_partial"] / chars,
+                        100 * counts["finished"] / max(counts["lines"], 1), 100 * counts["wrong"] / keys,
+                        counts["keystrokes"], index_s, percentile(latencies, 0.5), percentile(latencies, 0.95),
+                        statistics.fmean(latencies) if latencies else float("nan"), max(latencies, default=float("nan")))
+
+
+def _print_replay(r: ReplayReport) -> None:
+    click.echo(f"typing replay through LSP/stdio (inlineCompletion after every keystroke), {r.lines} lines, "
+               f"{r.chars} characters, {r.keystrokes} keystrokes, packages {', '.join(r.packages)}")
+    click.echo(f"  saved {r.saved_pct:.1f}% of characters ({r.saved_partial_pct:.1f} by partial accepts), "
+               f"finished {r.finished_pct:.1f}% of lines, wrong {r.wrong_per_100:.1f} per 100 keystrokes")
+    click.echo(f"  per keystroke: p50 {r.p50_ms:.1f} ms   p95 {r.p95_ms:.1f} ms   mean {r.mean_ms:.1f} ms   "
+               f"max {r.max_ms:.1f} ms (first index {r.index_s:.1f} s, not timed)")
+
+
 # -- command -------------------------------------------------------------------------------------
 
 
@@ -391,12 +564,14 @@ def _print_startup(r: StartupReport) -> None:
 @click.option("--threshold", type=float, default=None, help="Confidence gate (default: the workspace's).")
 @click.option("--wait-index/--no-wait-index", default=True, show_default=True,
               help="Start-up: also wait for the first index of the train corpus to finish.")
-@click.option("--limit", type=int, default=None, help="Only the first N tasks.")
+@click.option("--limit", type=int, default=None, help="Only the first N tasks (--replay: per package).")
+@click.option("--replay", is_flag=True, help="Typing replay of the tasks' lines instead of one request per task.")
+@click.option("--packages", help="--replay: comma-separated packages (default: all in the tasks file).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the figures here.")
 @click.option("-v", "--verbose", is_flag=True, help="Progress logs on stderr.")
 def command(tasks: Path | None, corpus: Path | None, train_corpus: Path | None, checkpoint: Path | None,
-            workdir: Path, threshold: float | None, wait_index: bool, limit: int | None, json_out: Path | None,
-            verbose: bool) -> None:
+            workdir: Path, threshold: float | None, wait_index: bool, limit: int | None, replay: bool,
+            packages: str | None, json_out: Path | None, verbose: bool) -> None:
     """Completion latency (p50/p95) and start-up time through an LSP client over stdio."""
     if verbose:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
@@ -409,7 +584,14 @@ def command(tasks: Path | None, corpus: Path | None, train_corpus: Path | None, 
     options: dict[str, Any] = {} if threshold is None else {"threshold": threshold}
     workdir.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"checkpoint": str(ckpt or "server default")}
-    if tasks is not None and corpus is not None:
+    if replay:
+        if tasks is None or corpus is None:
+            raise click.UsageError("--replay needs --tasks and --corpus")
+        chosen = [p.strip() for p in packages.split(",")] if packages else None
+        replayed = asyncio.run(measure_replay(tasks, corpus, workdir, ckpt, options, limit, chosen))
+        _print_replay(replayed)
+        out["replay"] = asdict(replayed)
+    elif tasks is not None and corpus is not None:
         latency = asyncio.run(measure_latency(tasks, corpus, workdir, ckpt, options, limit))
         _print_latency(latency)
         out["latency"] = asdict(latency)

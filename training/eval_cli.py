@@ -40,12 +40,13 @@ import click
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many tasks per package.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
 @click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path), help="Write per-task rows here.")
+@click.option("--mid-word", is_flag=True, help="Each task's cursor moved two characters into the target's next identifier.")
 @click.pass_context
 def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpoint: Path | None,
             compare_baselines: bool, no_hoprag: bool, no_titans: bool, no_decoding: bool, no_latent: bool,
             no_generation: bool, no_edit: bool, no_gate: bool, fp32: bool, no_skip: bool, fim: bool, online: bool, adapt: bool,
             threshold: float | None, packages: str | None, limit: int | None, out: Path | None,
-            predictions: Path | None) -> None:
+            predictions: Path | None, mid_word: bool) -> None:
     """Completion quality (EM / ES / identifier F1, gate precision and coverage, latency p50/p95)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -73,6 +74,12 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
     if len(ablated) == 1:
         settings = _variant_ranker(settings, checkpoint, ablated[0])
     all_tasks = load_tasks(tasks)
+    if mid_word:
+        from training.completion_eval.midword import mid_word_tasks
+
+        all_tasks, skipped = mid_word_tasks(all_tasks)
+        click.echo(f"mid-word: {len(all_tasks)} tasks, {skipped} skipped (no identifier of >= 3 characters "
+                   "starting in the target)", err=True)
     folders = package_folders(corpus)
     grouped: dict[str, list] = defaultdict(list)
     for t in all_tasks:
@@ -94,7 +101,7 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
     click.echo(format_table(table, compare_baselines))
     flags = [name for name, on in (("no-hoprag", no_hoprag), ("no-titans", no_titans), ("no-decoding", no_decoding),
                                    ("no-latent", no_latent), ("no-generation", no_generation), ("no-edit", no_edit),
-                                   ("no-gate", no_gate),
+                                   ("no-gate", no_gate), ("mid-word", mid_word),
                                    ("fp32", fp32), ("no-skip", no_skip), ("fim", fim), ("online", online), ("adapt", adapt)) if on]
     click.echo(f"\n{len(results)} tasks in {time.monotonic() - t0:.0f} s; flags: {', '.join(flags) or 'none'}; "
                "EM/ES/IDF1 use the top candidate on every task; cover/prec: share of tasks shown and share of "
@@ -154,3 +161,12 @@ def _register_suites() -> None:
 
 
 _register_suites()
+
+
+def _register_replay() -> None:
+    from training.completion_eval.replay import replay_command
+
+    command.add_command(replay_command, "replay")
+
+
+_register_replay()
