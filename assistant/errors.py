@@ -69,3 +69,7 @@ class BankModelMismatch(BankError):
 
 class InvalidRequest(AssistantError):
     """A request is malformed (bad position, wrong types); the message says which field."""
+
+
+class TitansPathRefused(InvalidRequest):
+    """A Titans save or load path outside `.shutka/titans/`, or not usable there; the message says which."""

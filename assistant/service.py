@@ -31,6 +31,7 @@ from assistant.memory.bank import Entry, MemoryBank
 from assistant.memory.entry_encoding import LatentEncoder
 from assistant.memory.sync_hooks import SyncHooks, is_workspace_code
 from assistant.memory.titans import TitansStore
+from assistant.memory.titans_paths import titans_file
 from assistant.recent import RecentCompletions
 from assistant.types import (
     Answered,
@@ -375,11 +376,21 @@ class Assistant:
         return self._titans
 
     def titans_save(self, path: str | None = None) -> Path:
-        return self._titans_store().save(Path(path) if path else None)
+        """Save the memory to `path` inside `.shutka/titans/` (default: the workspace's own file); returns
+        where. Raises TitansPathRefused for a path outside that folder."""
+        store = self._titans_store()
+        return store.save(titans_file(self.workspace.state_dir, path, writing=True) if path else None)
+
+    def titans_path(self, path: str, *, writing: bool) -> Path:
+        """Where `path` points inside `.shutka/titans/` (a load: an existing file there); raises
+        TitansPathRefused otherwise, with the same message whether or not an outside path exists."""
+        return titans_file(self.workspace.state_dir, path, writing=writing)
 
     def titans_load(self, path: str | None = None) -> Path:
-        """Load a file `titans_save` wrote (default: the workspace's own file); returns its path."""
-        return self._titans_store().load(Path(path) if path else None)
+        """Load a file `titans_save` wrote, inside `.shutka/titans/` (default: the workspace's own file);
+        returns its path. Raises TitansPathRefused for a path outside that folder."""
+        store = self._titans_store()
+        return store.load(titans_file(self.workspace.state_dir, path, writing=False) if path else None)
 
     def titans_forget(self, n: int) -> int:
         if n < 0:

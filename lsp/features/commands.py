@@ -18,12 +18,11 @@ peer of the server could otherwise probe, read or overwrite the user's files).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
+from assistant.errors import TitansPathRefused
 from assistant.types import CompletionRequest
 from lsp import convert
 from lsp.buffers import rel_path, text_of
@@ -50,34 +49,6 @@ def _arg(args: tuple[Any, ...], index: int, name: str, kind: type, required: boo
     if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
         raise JsonRpcInvalidParams(f"argument {name!r} must be {kind.__name__}, not {type(value).__name__}")
     return value
-
-
-TITANS_DIR = "titans"
-"""Under the workspace's `.shutka/`: where relative paths point, and the only place saves write and
-loads read (as the HTTP API's `/v1/titans/*`)."""
-
-
-def _titans_path(state: Path, value: str, *, writing: bool) -> str:
-    """The path argument of titans.save / titans.load resolved (symlinks too) and confined to
-    `state/titans/` (relative paths start there). A path outside gets the same answer whether it exists
-    or not; only inside is a load's path checked for being a regular file."""
-    verb = "titans.save writes" if writing else "titans.load reads"
-    if "\x00" in value:
-        raise JsonRpcInvalidParams("argument 'path' must not contain NUL characters")
-    base = state / TITANS_DIR
-    root = Path(os.path.realpath(base))
-    try:
-        path = Path(os.path.realpath(base / value))
-        if not path.is_relative_to(root) or path == root:
-            raise JsonRpcInvalidParams(f"argument 'path': {verb} only inside {root}; pass a file name or a path "
-                                       "below it (Shutka never touches files elsewhere)")
-        if writing and path.is_dir():
-            raise JsonRpcInvalidParams(f"argument 'path': {path} is a directory; pass a file name")
-        if not writing and not path.is_file():  # also keeps devices and pipes away from the loader
-            raise JsonRpcInvalidParams(f"argument 'path': {path} is not a file written by titans.save")
-    except OSError as exc:  # a name too long for the file system, a loop of links, ...
-        raise JsonRpcInvalidParams(f"argument 'path' is not usable here: {exc.strerror or exc}") from None
-    return str(path)
 
 
 def _feedback_request(ls: ShutkaLanguageServer, payload: dict[str, Any]) -> CompletionRequest:
@@ -114,11 +85,14 @@ def register(server: ShutkaLanguageServer) -> None:
         await ls.ready()
         target = _arg(args, 0, "path", str, required=False)
         assistant = ls.assistant
-        path = _titans_path(assistant.workspace.state_dir, target, writing=True) if target else None
         try:
-            saved = await ls.call("queries", assistant.titans_save, path)
+            if target:
+                assistant.titans_path(target, writing=True)  # refused here, where the argument is named
+            saved = await ls.call("queries", assistant.titans_save, target)
+        except TitansPathRefused as exc:
+            raise JsonRpcInvalidParams(f"argument 'path': {exc}") from None
         except OSError as exc:
-            raise JsonRpcInvalidParams(f"argument 'path': cannot write {path}: {exc.strerror or exc}") from exc
+            raise JsonRpcInvalidParams(f"argument 'path': cannot write {target!r}: {exc.strerror or exc}") from exc
         return {"path": str(saved)}
 
     @server.command(TITANS_LOAD)
@@ -126,13 +100,15 @@ def register(server: ShutkaLanguageServer) -> None:
         await ls.ready()
         raw = _arg(args, 0, "path", str)
         assistant = ls.assistant
-        source = _titans_path(assistant.workspace.state_dir, raw, writing=False)
         try:
-            await ls.call("queries", assistant.titans_load, source)
+            assistant.titans_path(raw, writing=False)  # refused here, where the argument is named
+            source = await ls.call("queries", assistant.titans_load, raw)
+        except TitansPathRefused as exc:
+            raise JsonRpcInvalidParams(f"argument 'path': {exc}") from None
         except OSError as exc:
-            raise JsonRpcInvalidParams(f"argument 'path': cannot read {source}: {exc.strerror or exc}") from exc
+            raise JsonRpcInvalidParams(f"argument 'path': cannot read {raw!r}: {exc.strerror or exc}") from exc
         stats = await ls.call("queries", ls.assistant.titans_stats)
-        return {"loaded": source, "episodes": stats.episodes}
+        return {"loaded": str(source), "episodes": stats.episodes}
 
     @server.command(TITANS_FORGET)
     async def titans_forget(ls: ShutkaLanguageServer, *args: Any) -> dict[str, Any]:

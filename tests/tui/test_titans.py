@@ -101,16 +101,22 @@ async def test_save_then_load(titans_workspace: Path, tiny_checkpoint: Path,
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await show_titans(pilot)
         saved = screen.stats.episodes
-        await answer(pilot, "s", "saved_titans.pt")  # relative: from the workspace root
-        await wait_for(pilot, lambda: (titans_workspace / "saved_titans.pt").is_file(), what="the saved file")
+        await answer(pilot, "s", "saved_titans.pt")  # relative: from .shutka/titans/, never the user's files
+        saved_file = titans_workspace / ".shutka" / "titans" / "saved_titans.pt"
+        await wait_for(pilot, saved_file.is_file, what="the saved file")
         await answer(pilot, "f", "1")
         await wait_for(pilot, lambda: screen.stats.episodes == saved - 1, what="forgetting")
         # loading a path that does not exist is refused in the prompt
         prompt = await answer(pilot, "l", "nowhere.pt")
-        assert app.screen is prompt and "No file" in str(prompt.query_one("#prompt-error").render())
+        assert app.screen is prompt and "not a file written" in str(prompt.query_one("#prompt-error").render())
         await pilot.press("escape")
+        # nor is one outside .shutka/titans/, with the same words whether it exists or not
+        for outside in ("/etc/passwd", "/etc/no-such-file", "../../src/main.ts"):
+            prompt = await answer(pilot, "l", outside)
+            assert app.screen is prompt and "only inside" in str(prompt.query_one("#prompt-error").render())
+            await pilot.press("escape")
         # loading the saved memory keeps only the episodes it knows that are still in the workspace
-        await answer(pilot, "l", str(titans_workspace / "saved_titans.pt"))
+        await answer(pilot, "l", "saved_titans.pt")
         await wait_for(pilot, lambda: any("Loaded the Titans memory" in line.text for line in app.events),
                        what="the load")
         await settle(pilot)

@@ -3,8 +3,6 @@ accessed episodes; forget the n least accessed, save and load the memory."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -12,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 
-from assistant.errors import InvalidRequest
+from assistant.errors import InvalidRequest, TitansPathRefused
 from assistant.types import TitansStats
 from tui.messages import TitansChanged, TitansLoaded
 from tui.render import bar
@@ -112,14 +110,14 @@ class TitansScreen(ShutkaScreen):
     def action_save(self) -> None:
         """Ask for a path (empty: the workspace's own file), then save the memory there."""
         self.app.push_screen(
-            PromptScreen("Save the Titans memory to (empty: .shutka/titans/workspace_titans.pt)",
-                         placeholder="path/to/memory_titans.pt"),
+            PromptScreen("Save the Titans memory in .shutka/titans/ as (empty: workspace_titans.pt)",
+                         placeholder="memory_titans.pt"),
             lambda text: self.save(text.strip()) if text is not None else None)
 
     @work(thread=True, group="titans-edit", name="saving the Titans memory", exit_on_error=False)
     def save(self, path: str) -> None:
         """Save through the facade."""
-        saved = self.assistant.titans_save(self._absolute(path) if path else None)
+        saved = self.assistant.titans_save(path or None)
         self.post_message(TitansChanged(f"Saved the Titans memory to {saved}"))
 
     def action_load(self) -> None:
@@ -127,10 +125,14 @@ class TitansScreen(ShutkaScreen):
 
         def check(text: str) -> str | None:
             if not text.strip():
-                return "Type the path of a saved Titans memory."
-            return None if Path(self._absolute(text.strip())).is_file() else f"No file at {text.strip()}."
+                return "Type the name of a saved Titans memory."
+            try:
+                self.assistant.titans_path(text.strip(), writing=False)
+            except TitansPathRefused as exc:
+                return str(exc)
+            return None
 
-        self.app.push_screen(PromptScreen("Load a Titans memory from", placeholder="path/to/memory_titans.pt",
+        self.app.push_screen(PromptScreen("Load a Titans memory from .shutka/titans/", placeholder="memory_titans.pt",
                                           check=check),
                              lambda text: self.load(text.strip()) if text else None)
 
@@ -138,7 +140,7 @@ class TitansScreen(ShutkaScreen):
     def load(self, path: str) -> None:
         """Load through the facade."""
         with self.shutka.own_work():
-            self.assistant.titans_load(self._absolute(path))
+            self.assistant.titans_load(path)
         self.post_message(TitansChanged(f"Loaded the Titans memory from {path}"))
 
     def on_titans_changed(self, message: TitansChanged) -> None:
@@ -147,7 +149,3 @@ class TitansScreen(ShutkaScreen):
         self.shutka.log_event(f"this process: {message.summary}")
         self.load_stats()
 
-    def _absolute(self, path: str) -> str:
-        """`path`, relative paths taken from the workspace root."""
-        p = Path(path).expanduser()
-        return str(p if p.is_absolute() else Path(self.shutka.workspace_root) / p)

@@ -124,7 +124,7 @@ def test_load_answers_the_same_for_every_path_outside_the_titans_folder(
     bodies = {(r.status_code, r.text) for r in answers.values()}
     assert len(bodies) == 1, bodies  # nothing tells whether a file exists or can be read
     status, text = bodies.pop()
-    assert status == 400 and "titans/load reads only inside" in text and "passwd" not in text
+    assert status == 400 and "loads come only inside" in text and "passwd" not in text
 
 
 @pytest.mark.parametrize("route", ["/v1/titans/save", "/v1/titans/load"])
