@@ -126,8 +126,11 @@ function registerCommands(context: vscode.ExtensionContext): void {
     vscode.window.showInformationMessage(`Shutka: Titans memory saved to ${saved.path}`);
   });
   register("shutka.loadTitans", async () => {
+    // The server loads only files inside the workspace's .shutka/titans/ (where saves go): start there.
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
     const picked = await vscode.window.showOpenDialog({
       canSelectMany: false,
+      defaultUri: folder ? vscode.Uri.joinPath(folder, ".shutka", "titans") : undefined,
       filters: { "Titans memory": ["pt"] },
       openLabel: "Load Titans memory",
     });
