@@ -54,25 +54,26 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
         raise click.UsageError("give --tasks FILE and --corpus DIR (or a subcommand: shutka eval suite …)")
     from tqdm import tqdm
 
-    from assistant.engine.pipeline import Switches
+    from training.completion_eval.calibration import format_reliability
     from training.completion_eval.harness import (
         EvalSettings,
+        ablation_switches,
         by_package,
+        calibration,
         format_table,
         open_package,
         run_package,
+        with_variant_ranker,
     )
     from training.completion_eval.tasks import load_tasks, package_folders
 
-    switches = Switches(hoprag=not no_hoprag, titans=not no_titans, decoding=not no_decoding,
-                        latent=not no_latent, generation=not (no_generation or no_decoding), edit=not no_edit)
+    switches = ablation_switches(no_hoprag, no_titans, no_decoding, no_latent, no_generation, no_edit)
     settings = EvalSettings(switches, use_gate=not no_gate, fill_in_middle=fim, quantized=not fp32,
                             online_titans=online, adapt=adapt, compare_baselines=compare_baselines,
                             threshold=threshold, block_skipping=not no_skip)
-    ablated = [g for g, on in (("hoprag", no_hoprag), ("titans", no_titans), ("decoding", no_decoding),
-                                ("latent", no_latent)) if on]
-    if len(ablated) == 1:
-        settings = _variant_ranker(settings, checkpoint, ablated[0])
+    settings, note = with_variant_ranker(settings, checkpoint)
+    if note:
+        click.echo(note, err=True)
     all_tasks = load_tasks(tasks)
     if mid_word:
         from training.completion_eval.midword import mid_word_tasks
@@ -106,30 +107,22 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
     click.echo(f"\n{len(results)} tasks in {time.monotonic() - t0:.0f} s; flags: {', '.join(flags) or 'none'}; "
                "EM/ES/IDF1 use the top candidate on every task; cover/prec: share of tasks shown and share of "
                "shown that are exact or ES >= 0.8; latency per completion (analysis), torch threads as configured")
+    rel, rel_shown = calibration(results), calibration(results, shown_only=True)
+    click.echo()
+    click.echo(format_reliability(rel, "top candidate conf."))
+    click.echo(f"reliability of the top candidate's confidence (10 equal-width bins) against its exact match, over "
+               f"the {rel.n} tasks with a candidate, gate or not; over the {rel_shown.n} the gate showed: "
+               f"EM {100 * rel_shown.accuracy:.1f} at mean confidence {100 * rel_shown.confidence:.1f}, "
+               f"ECE {100 * rel_shown.ece:.1f} pts")
     if out:
-        out.write_text(json.dumps({"table": table, "flags": flags, "tasks": str(tasks)}, indent=2, default=float))
+        out.write_text(json.dumps({"table": table, "flags": flags, "tasks": str(tasks),
+                                   "calibration": rel.to_json(), "calibration_shown": rel_shown.to_json()},
+                                  indent=2, default=float))
     if predictions:
         with predictions.open("w", encoding="utf-8") as fh:
             for r in results:
                 fh.write(json.dumps({**asdict(r), "score": asdict(r.score),
                                      "baselines": {k: asdict(v) for k, v in r.baselines.items()}}) + "\n")
-
-
-def _variant_ranker(settings, checkpoint: Path | None, group: str):  # type: ignore[no-untyped-def]
-    """An ablation is measured with the ranker trained without that signal, when one was shipped."""
-    from dataclasses import replace
-
-    from assistant.checkpoints import resolve_checkpoint
-    from assistant.engine.ranker import Ranker
-    from training.ranker_training import variant_path
-
-    path = variant_path(resolve_checkpoint(checkpoint).with_name(
-        resolve_checkpoint(checkpoint).stem + ".ranker.safetensors"), group)
-    if path.is_file():
-        click.echo(f"ablation ranker: {path.name}", err=True)
-        return replace(settings, ranker=Ranker.load(path))
-    click.echo(f"no ranker trained without {group}: the main ranker runs with those features zeroed", err=True)
-    return settings
 
 
 @command.command("headroom")

@@ -26,7 +26,7 @@ import numpy as np
 
 from assistant.engine.features import FEATURES, TASK_FEATURES, ablate
 from assistant.engine.ranker import Ranker, RankingExample
-from training.completion_eval.harness import EvalSettings, open_package, run_package
+from training.completion_eval.harness import EvalSettings, open_package, run_package, variant_path
 from training.completion_eval.make_tasks import make_tasks
 from training.completion_eval.tasks import package_folders
 
@@ -139,10 +139,6 @@ def _top1(ranker: Ranker, examples: list[RankingExample]) -> float:
 
 def _oracle(examples: list[RankingExample]) -> float:
     return 100.0 * sum(e.gold >= 0 for e in examples) / max(1, len(examples))
-
-
-def variant_path(path: Path, group: str) -> Path:
-    return path.with_name(path.name.replace(".ranker.safetensors", f".ranker-no-{group}.safetensors"))
 
 
 @click.command("ranker")

@@ -102,6 +102,10 @@ def test_eval_runs_with_baselines_and_writes_reports(corpus: Path, tasks_file: P
     report = json.loads(out.read_text())
     overall = report["table"]["OVERALL"]
     assert overall["n"] == 24 and 0 <= overall["em"] <= 100 and "A_em" in overall
+    assert "ECE" in result.output
+    cal = report["calibration"]
+    assert len(cal["bins"]) == 10 and cal["n"] == sum(b["count"] for b in cal["bins"]) <= 24
+    assert report["calibration_shown"]["n"] <= cal["n"]
     assert len(preds.read_text().splitlines()) == 24
 
 

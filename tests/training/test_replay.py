@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from training.completion_eval.midword import MID_WORD_SUFFIX, mid_word, mid_word_tasks
@@ -183,6 +184,43 @@ def test_replay_command_writes_table_and_json(tmp_path: Path, tiny_checkpoint: P
     report = json.loads(out.read_text())
     assert report["table"]["OVERALL"]["lines"] == 1
     assert {"shutka", "A", "A_gated", "ceiling"} <= set(report["table"]["pkg"])
+    assert "S shown, per keystroke" in res.output and "ECE" in res.output
+    top = report["calibration_top"]
+    assert len(top["bins"]) == 10 and top["n"] == sum(b["count"] for b in top["bins"])
+    assert report["calibration_shown"]["n"] <= top["n"] or top["n"] == 0
+
+
+@pytest.mark.parametrize(("flags", "named"), [(["--no-latent"], ["no-latent"]), (["--no-decoding"], ["no-decoding"]),
+                                              (["--online", "--no-titans"], ["no-titans", "online"]),
+                                              (["--no-hoprag"], ["no-hoprag"])])
+def test_replay_accepts_the_eval_ablations(flags: list[str], named: list[str], tmp_path: Path,
+                                           tiny_checkpoint: Path) -> None:
+    corpus = _package(tmp_path / "corpus")
+    tasks = _write_tasks(tmp_path / "tasks.jsonl", corpus)
+    out = tmp_path / "replay.json"
+    res = CliRunner().invoke(eval_command, ["replay", "--tasks", str(tasks), "--corpus", str(corpus),
+                                            "--checkpoint", str(tiny_checkpoint), "--out", str(out), *flags])
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["flags"] == named and "flags: " + ", ".join(named) in res.output
+
+
+def test_replay_package_restores_the_engine_switches(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    from assistant.runtime import open_runtime
+    from training.completion_eval.harness import EvalSettings, ablation_switches
+    from training.completion_eval.tasks import load_tasks
+
+    corpus = _package(tmp_path / "corpus")
+    tasks = load_tasks(_write_tasks(tmp_path / "tasks.jsonl", corpus))
+    with open_runtime(corpus / "pkg", checkpoint=tiny_checkpoint, sync=True) as runtime:
+        completer = runtime.parts.completer
+        before = completer.switches
+        seen = []
+        learn = completer.learn
+        completer.learn = lambda request, line: seen.append(line) or learn(request, line)  # type: ignore[method-assign]
+        settings = EvalSettings(ablation_switches(no_latent=True), online_titans=True)
+        replay_package(runtime, tasks, settings=settings)
+        assert completer.switches == before
+    assert len(seen) == (len(tasks) if before.titans else 0)
 
 
 def test_eval_mid_word_flag_reports_skips(tmp_path: Path, tiny_checkpoint: Path) -> None:

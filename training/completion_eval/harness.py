@@ -28,6 +28,7 @@ from assistant.engine.pipeline import Switches
 from assistant.engine.ranker import Ranker, RankingExample
 from assistant.runtime import Runtime, open_runtime
 from training.completion_eval.baselines import predict_a, predict_b
+from training.completion_eval.calibration import Reliability, reliability
 from training.completion_eval.scoring import Score, percentile, score
 from training.completion_eval.tasks import Task
 
@@ -70,6 +71,42 @@ class TaskResult:
     @property
     def useful(self) -> bool:
         return self.score.em == 1.0 or self.score.es >= ES_GOOD
+
+
+# -- ablations ----------------------------------------------------------------------------------------------
+
+ABLATION_GROUPS = ("hoprag", "titans", "decoding", "latent")
+"""Ablations that have a ranker trained without their features (`variant_path`; `shutka train ranker` writes them)."""
+
+
+def variant_path(path: Path, group: str) -> Path:
+    """Where the ranker trained without `group`'s features lies, beside the ranker at `path`."""
+    return path.with_name(path.name.replace(".ranker.safetensors", f".ranker-no-{group}.safetensors"))
+
+
+def ablation_switches(no_hoprag: bool = False, no_titans: bool = False, no_decoding: bool = False,
+                      no_latent: bool = False, no_generation: bool = False, no_edit: bool = False) -> Switches:
+    """The `--no-…` flags of `shutka eval` and `shutka eval replay` as engine switches (no decoding: no
+    generation either)."""
+    return Switches(hoprag=not no_hoprag, titans=not no_titans, decoding=not no_decoding, latent=not no_latent,
+                    generation=not (no_generation or no_decoding), edit=not no_edit)
+
+
+def with_variant_ranker(settings: EvalSettings, checkpoint: Path | None) -> tuple[EvalSettings, str | None]:
+    """When exactly one group of ABLATION_GROUPS is off, the ranker trained without that signal (when one
+    was shipped), else the main ranker with those features zeroed. -> (settings, a line saying which)."""
+    from dataclasses import replace
+
+    from assistant.checkpoints import resolve_checkpoint
+
+    off = [g for g in ABLATION_GROUPS if not getattr(settings.switches, g)]
+    if len(off) != 1:
+        return settings, None
+    resolved = resolve_checkpoint(checkpoint)
+    path = variant_path(resolved.with_name(resolved.stem + ".ranker.safetensors"), off[0])
+    if path.is_file():
+        return replace(settings, ranker=Ranker.load(path)), f"ablation ranker: {path.name}"
+    return settings, f"no ranker trained without {off[0]}: the main ranker runs with those features zeroed"
 
 
 def open_package(package_dir: Path, checkpoint: Path | None, settings: EvalSettings) -> Any:
@@ -176,6 +213,13 @@ def summarize(results: Iterable[TaskResult]) -> dict[str, Any]:
             out[f"{name}_es"] = 100 * statistics.fmean(s.es for s in scored)
             out[f"{name}_idf1"] = 100 * statistics.fmean(s.idf1 for s in scored)
     return out
+
+
+def calibration(results: Iterable[TaskResult], shown_only: bool = False) -> Reliability:
+    """Reliability of the top candidate's confidence against its exact match, over the tasks that have a
+    candidate (all of them, gate or not; or only those the gate showed)."""
+    return reliability((r.confidence, r.score.em == 1.0) for r in results
+                       if r.n_options and (r.shown or not shown_only))
 
 
 def by_package(results: list[Any], summary: Callable[[list[Any]], dict[str, Any]] | None = None

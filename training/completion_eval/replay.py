@@ -40,7 +40,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -151,14 +151,23 @@ class Latencies:
 
 class ShutkaLine:
     """Asks the facade at each position (cached: the engine keeps no state between asks here), with
-    the gate off so that one answer serves the gated (`shown`) and the ungated replay."""
+    the gate off so that one answer serves the gated (`shown`) and the ungated replay. Each suggestion
+    either replay shows is kept as a calibration point (its confidence, whether it is exactly the rest
+    of the line): `shown_points` for the gated replay, `top_points` for the ungated one."""
 
     def __init__(self, assistant: Any, task: Task, latencies: Latencies) -> None:
         self.assistant, self.task, self.latencies = assistant, task, latencies
         self.indent, self.body = line_body(task)
-        self._cache: dict[int, tuple[str, bool] | None] = {}
+        self._cache: dict[int, tuple[str, bool, float] | None] = {}
+        self.shown_points: list[tuple[float, bool]] = []
+        self.top_points: list[tuple[float, bool]] = []
 
-    def _top(self, k: int) -> tuple[str, bool] | None:
+    def _point(self, k: int, top: tuple[str, bool, float], points: list[tuple[float, bool]]) -> None:
+        verdict = judge(self.body[:k], self.body[k:], top[0])
+        if verdict is not None:  # blank suggestions are none
+            points.append((top[2], verdict == "exact"))
+
+    def _top(self, k: int) -> tuple[str, bool, float] | None:
         if k not in self._cache:
             from assistant.types import CompletionRequest
 
@@ -170,16 +179,22 @@ class ShutkaLine:
             self.latencies.wall_ms.append((time.perf_counter() - t0) * 1000)
             self.latencies.engine_ms.append(result.latency_ms)
             item = result.items[0] if result.items else None
-            self._cache[k] = None if item is None else (item.text.split("\n", 1)[0], item.shown)
+            self._cache[k] = None if item is None else (item.text.split("\n", 1)[0], item.shown, item.confidence)
         return self._cache[k]
 
     def gated(self, k: int) -> str | None:
         top = self._top(k)
-        return top[0] if top is not None and top[1] else None
+        if top is None or not top[1]:
+            return None
+        self._point(k, top, self.shown_points)
+        return top[0]
 
     def ungated(self, k: int) -> str | None:
         top = self._top(k)
-        return top[0] if top is not None else None
+        if top is None:
+            return None
+        self._point(k, top, self.top_points)
+        return top[0]
 
 
 class CopyLine:
@@ -235,13 +250,44 @@ class LineResult:
     engines: dict[str, LineReplay]
     sweep: dict[float, LineReplay] = field(default_factory=dict)
     """A gated at each threshold of SWEEP (when asked for)."""
+    shown_points: list[tuple[float, bool]] = field(default_factory=list)
+    """(confidence, exactly the rest of the line) of every suggestion Shutka's gated replay showed."""
+    top_points: list[tuple[float, bool]] = field(default_factory=list)
+    """The same for the ungated replay (every top suggestion, gate or not)."""
 
 
 def replay_package(runtime: Any, tasks: list[Task], a_threshold: float = A_THRESHOLD, partial: bool = True,
                    sweep: bool = False, latencies: Latencies | None = None,
-                   progress: Callable[[int], None] | None = None) -> list[LineResult]:
-    """Replay every task's line of one package on an open runtime (file by file, in line order)."""
+                   progress: Callable[[int], None] | None = None, settings: Any = None) -> list[LineResult]:
+    """Replay every task's line of one package on an open runtime (file by file, in line order).
+
+    `settings` (a harness `EvalSettings`, optional): its switches and ranker replace the engine's for
+    the run (the one-shot eval's ablations), and with `online_titans` the Titans memory learns each
+    line as really typed after its replay (as the one-shot eval's `--online`)."""
+    completer = runtime.parts.completer
+    saved = completer.switches, completer.ranker
+    if settings is not None:  # an ablation turns off what the engine has on, never the reverse
+        completer.switches = type(saved[0])(**{f.name: getattr(saved[0], f.name) and getattr(settings.switches, f.name)
+                                               for f in fields(saved[0])})
+        if settings.ranker is not None:
+            completer.ranker = settings.ranker
+    if completer.titans is not None:
+        completer.titans.reset()
+    try:
+        return _replay_tasks(runtime, tasks, a_threshold, partial, sweep, latencies, progress, settings)
+    finally:
+        completer.switches, completer.ranker = saved
+        if completer.titans is not None:
+            completer.titans.reset()
+
+
+def _replay_tasks(runtime: Any, tasks: list[Task], a_threshold: float, partial: bool, sweep: bool,
+                  latencies: Latencies | None, progress: Callable[[int], None] | None,
+                  settings: Any) -> list[LineResult]:
     latencies = latencies if latencies is not None else Latencies()
+    completer = runtime.parts.completer
+    online = settings is not None and settings.online_titans and settings.switches.titans \
+        and completer.titans is not None
     out = []
     for task in sorted(tasks, key=lambda t: (t.file, t.line_no)):
         shutka, copy = ShutkaLine(runtime.assistant, task, latencies), CopyLine(runtime, task)
@@ -251,9 +297,14 @@ def replay_package(runtime: Any, tasks: list[Task], a_threshold: float = A_THRES
                    "A": replay_line(body, copy.a(), partial),
                    "A_gated": replay_line(body, copy.a(a_threshold), partial),
                    "ceiling": replay_line(body, copy.ceiling, partial)}
-        result = LineResult(task.id, task.package, len(body), engines)
+        result = LineResult(task.id, task.package, len(body), engines,
+                            shown_points=shutka.shown_points, top_points=shutka.top_points)
         if sweep:
             result.sweep = {th: replay_line(body, copy.a(th), partial) for th in SWEEP}
+        if online:
+            from assistant.adaptation import request_for
+
+            completer.learn(request_for(task), task.cursor_prefix + task.target)
         out.append(result)
         if progress:
             progress(1)
@@ -367,21 +418,43 @@ LEGEND = ("sav: characters saved, % of all characters typed after the indentatio
               help="Accept a suggestion that is a strict prefix of the rest of the line (its characters are saved).")
 @click.option("--sweep", is_flag=True, help="Also replay A gated at several BM25 thresholds (to choose --a-threshold on dev).")
 @click.option("--fp32", is_flag=True, help="Run the fp32 model instead of the int8 export.")
+@click.option("--no-hoprag", is_flag=True, help="Ablation: no cross-file (code graph) retrieval.")
+@click.option("--no-titans", is_flag=True, help="Ablation: no Titans read-out.")
+@click.option("--no-decoding", is_flag=True, help="Ablation: retrieval only (no token-head scoring or generation).")
+@click.option("--no-latent", is_flag=True, help="Ablation: no JEPA latent similarity or bank search.")
+@click.option("--no-generation", is_flag=True, help="Ablation: no generated candidates.")
+@click.option("--no-edit", is_flag=True, help="Ablation: no copy-and-edit candidates.")
+@click.option("--online/--no-online", default=False, show_default=True,
+              help="Titans learns each line as really typed after its replay (file by file).")
 @click.option("--packages", help="Comma-separated packages to run (default: all in the tasks file).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many lines per package.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
 def replay_command(tasks: Path, corpus: Path, checkpoint: Path | None, threshold: float | None, a_threshold: float,
-                   partial: bool, sweep: bool, fp32: bool, packages: str | None, limit: int | None,
-                   out: Path | None) -> None:
+                   partial: bool, sweep: bool, fp32: bool, no_hoprag: bool, no_titans: bool, no_decoding: bool,
+                   no_latent: bool, no_generation: bool, no_edit: bool, online: bool, packages: str | None,
+                   limit: int | None, out: Path | None) -> None:
     """Typing replay: each task's line typed one character at a time, the engine asked after every
     keystroke; characters saved, lines finished, wrong suggestions per 100 keystrokes, latency per ask,
     with baseline A (ungated and gated) and the copy-only ceiling in the same run."""
     from tqdm import tqdm
 
-    from training.completion_eval.harness import EvalSettings, open_package
+    from training.completion_eval.calibration import format_reliability, reliability
+    from training.completion_eval.harness import (
+        EvalSettings,
+        ablation_switches,
+        open_package,
+        with_variant_ranker,
+    )
     from training.completion_eval.tasks import load_tasks, package_folders
 
-    settings = EvalSettings(quantized=not fp32, threshold=threshold)
+    switches = ablation_switches(no_hoprag, no_titans, no_decoding, no_latent, no_generation, no_edit)
+    settings, note = with_variant_ranker(EvalSettings(switches, quantized=not fp32, threshold=threshold,
+                                                      online_titans=online), checkpoint)
+    if note:
+        click.echo(note, err=True)
+    flags = [name for name, on in (("no-hoprag", no_hoprag), ("no-titans", no_titans), ("no-decoding", no_decoding),
+                                   ("no-latent", no_latent), ("no-generation", no_generation), ("no-edit", no_edit),
+                                   ("online", online), ("fp32", fp32)) if on]
     folders = package_folders(corpus)
     grouped: dict[str, list[Task]] = defaultdict(list)
     for t in load_tasks(tasks):
@@ -402,7 +475,8 @@ def replay_command(tasks: Path, corpus: Path, checkpoint: Path | None, threshold
             lat = Latencies()
             with open_package(folders[pkg], checkpoint, settings) as runtime:
                 gate = runtime.completion_config.miras_confidence_threshold
-                results += replay_package(runtime, chosen[pkg], a_threshold, partial, sweep, lat, bar.update)
+                results += replay_package(runtime, chosen[pkg], a_threshold, partial, sweep, lat, bar.update,
+                                          settings)
             latency[pkg] = latency_summary(lat)
             overall.engine_ms += lat.engine_ms
             overall.wall_ms += lat.wall_ms
@@ -414,10 +488,22 @@ def replay_command(tasks: Path, corpus: Path, checkpoint: Path | None, threshold
     if sweep:
         click.echo()
         click.echo(format_sweep(table["OVERALL"]))
+    shown_rel = reliability(p for r in results for p in r.shown_points)
+    top_rel = reliability(p for r in results for p in r.top_points)
+    click.echo()
+    click.echo(format_reliability(shown_rel, "S shown, per keystroke"))
+    click.echo()
+    click.echo(format_reliability(top_rel, "S-ng top, per keystroke"))
+    click.echo("reliability of Shutka's confidence per keystroke (10 equal-width bins): right = the suggestion is "
+               "exactly the rest of the line (a correct strict prefix, accepted as partial, counts as not right); "
+               "S shown = every suggestion the gated replay showed, S-ng top = every top suggestion of the ungated "
+               "replay")
     click.echo(f"\n{len(results)} lines, {table['OVERALL']['chars']} characters in {time.monotonic() - t0:.0f} s; "
-               f"Shutka's gate {gate}; " + LEGEND.format(th=a_threshold, partial="on" if partial else "off"))
+               f"Shutka's gate {gate}; flags: {', '.join(flags) or 'none'}; "
+               + LEGEND.format(th=a_threshold, partial="on" if partial else "off"))
     if out:
-        report = {"table": table, "latency": latency, "tasks": str(tasks), "corpus": str(corpus),
+        report = {"table": table, "latency": latency, "tasks": str(tasks), "corpus": str(corpus), "flags": flags,
+                  "calibration_shown": shown_rel.to_json(), "calibration_top": top_rel.to_json(),
                   "settings": {"a_threshold": a_threshold, "partial": partial, "shutka_threshold": gate,
                                "quantized": not fp32, "limit": limit, "packages": wanted},
                   "lines": [{"id": r.id, "package": r.package, "chars": r.chars,
