@@ -33,6 +33,9 @@ BEAM = 6
 MAX_NAMES = 10
 MAX_REACHED = 24
 CACHE_SIZE = 4096
+RESULTS = 32
+"""HopRAG results kept (LRU) by (graph generation, path, names, hops, slots): the keystrokes of one line
+mostly ask with the same names."""
 
 
 @dataclass(slots=True)
@@ -50,13 +53,40 @@ class HopRetriever:
         self._graph = graph
         self.bank = bank
         self._cache: OrderedDict[tuple[str, str], tuple[frozenset[str], np.ndarray | None]] = OrderedDict()
+        self._results: OrderedDict[tuple[object, ...], HopResult] = OrderedDict()
         self._lock = threading.Lock()
 
+    def clear_results(self) -> None:
+        with self._lock:
+            self._results.clear()
+
     def retrieve(self, path: str, near: list[str], query: np.ndarray | None, max_hops: int,
-                 slots: int = 4) -> HopResult:
+                 slots: int = 4, keep: bool = False) -> HopResult:
+        """The reached chunks from the names `near` the cursor in `path`. Without a `query` the result
+        depends only on the graph's generation and the arguments: a kept one is reused (a new generation,
+        i.e. any re-index, misses), and with `keep` this one is kept for the next keystrokes. The result
+        is shared: callers must not change it."""
         graph = self._graph()
         if graph is None or max_hops <= 0 or not near:
             return HopResult()
+        key = None if query is not None else (id(graph), graph.generation, path, tuple(near[-MAX_NAMES:]),
+                                              max_hops, slots)
+        if key is not None:
+            with self._lock:
+                hit = self._results.get(key)
+                if hit is not None:
+                    self._results.move_to_end(key)
+                    return hit
+        result = self._retrieve(graph, path, near, query, max_hops, slots)
+        if key is not None and keep:
+            with self._lock:
+                self._results[key] = result
+                while len(self._results) > RESULTS:
+                    self._results.popitem(last=False)
+        return result
+
+    def _retrieve(self, graph: SymbolGraph, path: str, near: list[str], query: np.ndarray | None, max_hops: int,
+                  slots: int) -> HopResult:
         imported = set(graph.imports_of(path))
         seeds: dict[str, float] = {}
         for name in near[-MAX_NAMES:]:

@@ -22,11 +22,13 @@ bounded, fast path the surfaces call.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -62,6 +64,7 @@ from assistant.memory.bank import MemoryBank
 from assistant.memory.entry_encoding import LatentEncoder
 from assistant.memory.sync_hooks import LINE_HASH_PREFIX
 from assistant.memory.titans import TitansStore
+from assistant.model.decoder import ContextState
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.tokenizer import TypeScriptTokenizer
 from assistant.types import Completion, CompletionRequest, CompletionResult, Explanation, ScoredCandidate
@@ -81,6 +84,9 @@ SHAPE_TOP = 4
 """Lines of the typed text's shape (by context match) made into renamed options."""
 RECALL_EPISODES = 16
 """Titans episodes (nearest past contexts) whose typed lines are matched against the options."""
+CONTEXT_STATES = 4
+"""Model states of the text above a cursor line kept (LRU): the next keystrokes on that line reuse its
+state and run only the typed part. Each holds a KV cache of the window, a few MB."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +164,14 @@ class Completer:
                                  decoding=config.use_decoding)
         self._model_lock = threading.RLock()
         self._window = min(config.context_tokens, model.config.max_seq_len - CURSOR_TOKENS)
+        self._states: OrderedDict[tuple[str, str, bool | None], ContextState] = OrderedDict()
+        """(path, hash of the text above the line and of the FIM suffix, skip) -> the model's state after it."""
 
     # -- public --------------------------------------------------------------------------------------
 
     def complete(self, request: CompletionRequest) -> CompletionResult:
         t0 = time.perf_counter()
-        analysis = self.analyse(request)
+        analysis = self.analyse(request, keep=True)
         threshold = self.config.miras_confidence_threshold
         gate = request.use_gate and self.config.use_gate
         order = np.argsort(-analysis.probabilities) if analysis.options else []
@@ -208,8 +216,13 @@ class Completer:
 
     # -- the pipeline --------------------------------------------------------------------------------
 
-    def analyse(self, request: CompletionRequest, switches: Switches | None = None) -> Analysis:
-        """The pipeline, stage by stage (each timed): context → candidates → edits → model pass → rank."""
+    def analyse(self, request: CompletionRequest, switches: Switches | None = None, *, keep: bool = False
+                ) -> Analysis:
+        """The pipeline, stage by stage (each timed): context → candidates → edits → model pass → rank.
+
+        Work kept from earlier keystrokes (the model's state of the text above the line, HopRAG results)
+        is reused whenever it matches; `keep` (the surfaces' `complete`) also keeps this request's for the
+        next keystroke, so that background callers (adaptation, evaluation) do not push it out."""
         sw = switches or self.switches
         torch.set_flush_denormal(True)  # per thread: surfaces call from worker threads (see runtime)
         timings: dict[str, float] = {}
@@ -220,7 +233,7 @@ class Completer:
             self._add_edit_options(ctx, options, sw)
         timings["lexical"] = _ms(t)
         with self._model_lock, torch.inference_mode(), _torch_threads(self.config.num_threads):
-            options, run = self._model_pass(ctx, options, sw, timings)
+            options, run = self._model_pass(ctx, options, sw, timings, keep)
         t = time.perf_counter()
         options, task, probs, p_none = self._rank(ctx, options, run.hop, sw)
         timings["rank"] = _ms(t)
@@ -247,19 +260,18 @@ class Completer:
         options += self._shape_edits(ctx, options)
 
     def _model_pass(self, ctx: CursorContext, options: list[Option], sw: Switches,
-                    timings: dict[str, float]) -> tuple[list[Option], _ModelRun]:
+                    timings: dict[str, float], keep: bool = False) -> tuple[list[Option], _ModelRun]:
         """Stage 4 (under the model lock): one pass over the context, HopRAG, the JEPA prediction and
         its bank search, latent and Titans signals, then the token head's scores and a generation."""
         run = _ModelRun()
         t = time.perf_counter()
-        prefix_ids, cursor_ids = self._context_ids(ctx)
-        state = self.model.run_context(prefix_ids, skip=None if self.config.block_skipping else False)
-        cursor = self.model.extend_context(state, cursor_ids)
+        state = self._prefix_state(ctx, None if self.config.block_skipping else False, keep)
+        cursor = self.model.extend_context(state, self._cursor_ids(ctx))
         run.complexity, run.skipped = state.complexity, state.skipped
         timings["context"] = _ms(t)
         t = time.perf_counter()
         if sw.hoprag:
-            run.hop = self._hop(ctx)
+            run.hop = self._hop(ctx, keep)
         timings["hoprag"] = _ms(t)
         t = time.perf_counter()
         options = self._latent_signals(ctx, options, cursor.last_hidden, run, sw)
@@ -274,11 +286,11 @@ class Completer:
         timings["decoding"] = _ms(t)
         return options, run
 
-    def _hop(self, ctx: CursorContext) -> HopResult:
+    def _hop(self, ctx: CursorContext, keep: bool = False) -> HopResult:
         """HopRAG from the identifiers of the lines nearest the cursor."""
         near = identifiers("\n".join(ctx.prefix_text.rsplit("\n", NEAR_LINES + 1)[1:]) + ctx.cursor_prefix)
         return self.hops.retrieve(ctx.path, list(dict.fromkeys(near)), None, self.config.hoprag_max_hops,
-                                  self.model.config.retrieved_latents)
+                                  self.model.config.retrieved_latents, keep=keep)
 
     def _latent_signals(self, ctx: CursorContext, options: list[Option], hidden: torch.Tensor, run: _ModelRun,
                         sw: Switches) -> list[Option]:
@@ -436,9 +448,39 @@ class Completer:
 
     # -- model steps ---------------------------------------------------------------------------------
 
+    def clear_caches(self) -> None:
+        """Forget the work kept for the next keystrokes (context states, HopRAG results)."""
+        with self._model_lock:
+            self._states.clear()
+        self.hops.clear_results()
+
+    def _prefix_state(self, ctx: CursorContext, skip: bool | None, keep: bool = False) -> ContextState:
+        """The model run over the text above the cursor line (under the model lock): reused from the
+        previous keystroke on the line when that text (and the FIM suffix) is the same — the same tokens
+        run the same way, so the state is the one a fresh run would make. An edit above changes the key.
+        A new state is kept for the next keystrokes with `keep` only."""
+        suffix = ctx.suffix[:2000] if ctx.fill_in_middle else ""
+        digest = hashlib.blake2b(f"{ctx.prefix_text}\0{suffix}".encode("utf-8", "replace"), digest_size=16)
+        key = (ctx.path, digest.hexdigest(), skip)
+        state = self._states.get(key)
+        if state is not None:
+            self._states.move_to_end(key)
+            return state
+        state = self.model.run_context(self._prefix_ids(ctx), skip=skip)
+        if not keep:
+            return state
+        self._states[key] = state
+        while len(self._states) > CONTEXT_STATES:
+            self._states.popitem(last=False)
+        return state
+
     def _context_ids(self, ctx: CursorContext) -> tuple[list[int], list[int]]:
         """Tokens of the text before the cursor line (up to its last newline) and of '\\n' + the
         typed part of the line: candidates are scored as '\\n' + line, as the model saw lines."""
+        return self._prefix_ids(ctx), self._cursor_ids(ctx)
+
+    def _prefix_ids(self, ctx: CursorContext) -> list[int]:
+        """Tokens of the text before the cursor line (FIM: with the suffix), cut to the window."""
         head = ctx.prefix_text[:-1] if ctx.prefix_text.endswith("\n") else ctx.prefix_text
         head = head[-CONTEXT_CHARS:]
         prefix_ids = self.tokenizer.encode(head)[-self._window :] if head else []
@@ -446,11 +488,13 @@ class Completer:
             suffix_ids = self.tokenizer.encode(ctx.suffix[:2000])[: self._window // 3]
             prefix_ids = [self.tokenizer.fim_prefix_id, *prefix_ids[-(self._window - len(suffix_ids) - 2):],
                           self.tokenizer.fim_suffix_id, *suffix_ids, self.tokenizer.fim_middle_id]
-        if not prefix_ids:
-            prefix_ids = [self.tokenizer.bos_id]
-        line = ("\n" if head else "") + ctx.cursor_prefix
-        cursor_ids = self.tokenizer.encode(line)[-CURSOR_TOKENS // 2 :] if line else []
-        return prefix_ids, cursor_ids
+        return prefix_ids or [self.tokenizer.bos_id]
+
+    def _cursor_ids(self, ctx: CursorContext) -> list[int]:
+        """Tokens of '\\n' + the typed part of the cursor line (no newline on a first line)."""
+        head = ctx.prefix_text[:-1] if ctx.prefix_text.endswith("\n") else ctx.prefix_text
+        line = ("\n" if head[-CONTEXT_CHARS:] else "") + ctx.cursor_prefix
+        return self.tokenizer.encode(line)[-CURSOR_TOKENS // 2 :] if line else []
 
     def _predict(self, h: torch.Tensor, hop: HopResult, sw: Switches
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
