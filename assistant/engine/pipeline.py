@@ -31,6 +31,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -144,6 +145,64 @@ class Analysis:
         return self.options[int(np.argmax(self.probabilities))]
 
 
+class EditRules:
+    """What a copy-and-edit may write at one cursor (`sound`); built once per request, so the facts it needs
+    (the fragment being typed, the names typed on the line, the word parts of visible names) are computed
+    once for all the edits judged, not once per edit."""
+
+    def __init__(self, ctx: CursorContext, lines: LineStore,
+                 specifier_resolves: Callable[[str, str], bool]) -> None:
+        self.ctx, self.lines, self.specifier_resolves = ctx, lines, specifier_resolves
+
+    def sound(self, source: str, edited: str) -> bool:
+        """Whether the line an edit makes (typed text + `edited`) differs from its `source` line only by
+        whole names and by import paths that resolve.
+
+        A name it writes must be visible above the cursor, typed on the line, written in another file, or
+        made of word parts of those names and of the source's (`IntervalProvider` with `ClearTimeoutFunction`
+        above -> `TimeoutProvider`). The word the cursor is in, when it is no known name but a longer one
+        starts with it (`f` of `import { f`), is a fragment, never a name: neither written as one nor a
+        source of parts."""
+        ctx = self.ctx
+        line = ctx.cursor_prefix + edited
+        source_parts: set[str] | None = None
+        for name in made_names(source, line):
+            if name == self.fragment:
+                return False
+            if name in ctx.scope or name in self.typed or self.lines.written_elsewhere(name, ctx.path):
+                continue
+            if source_parts is None:
+                source_parts = {p for n in identifiers(source) for p in name_parts(n)}
+            if not all(p in self.visible_parts or p in source_parts for p in name_parts(name)):
+                return False
+        return all(self.specifier_resolves(ctx.path, spec) for spec in new_module_specifiers(source, line))
+
+    @cached_property
+    def fragment(self) -> str | None:
+        """The identifier the cursor is inside of, when it looks unfinished: no name of that spelling is
+        visible here or written in another file, but a longer one starts with it."""
+        ctx = self.ctx
+        m = TRAILING_NAME_RE.search(ctx.cursor_prefix)
+        if m is None or not is_name(m.group()):
+            return None
+        word = m.group()
+        if word in ctx.scope or self.lines.written_elsewhere(word, ctx.path):
+            return None
+        if self.lines.extends(word) or any(n != word and n.startswith(word) for n in ctx.scope):
+            return word
+        return None
+
+    @cached_property
+    def typed(self) -> set[str]:
+        """The whole names typed on the cursor's line (the fragment is none)."""
+        return set(identifiers(self.ctx.cursor_prefix)) - {self.fragment}
+
+    @cached_property
+    def visible_parts(self) -> set[str]:
+        """Word parts of the names visible above the cursor and typed on its line."""
+        return {p for n in (*self.ctx.scope, *self.typed) for p in name_parts(n)}
+
+
 class Completer:
     """One workspace's engine. Thread-safe: model work is serialised by one lock."""
 
@@ -255,9 +314,10 @@ class Completer:
     def _add_edit_options(self, ctx: CursorContext, options: list[Option], sw: Switches) -> None:
         """Stage 3: copy-and-edit options (renamed after the line above, a sibling file, the typed name),
         appended to `options` (each kind sees the ones before it)."""
-        options += self._edits(ctx, options)
-        options += self._analogy_edits(ctx, options, graph=sw.hoprag)
-        options += self._shape_edits(ctx, options)
+        rules = EditRules(ctx, self.lines, self.specifier_resolves)
+        options += self._edits(ctx, options, rules)
+        options += self._analogy_edits(ctx, options, rules, graph=sw.hoprag)
+        options += self._shape_edits(ctx, options, rules)
 
     def _model_pass(self, ctx: CursorContext, options: list[Option], sw: Switches,
                     timings: dict[str, float], keep: bool = False) -> tuple[list[Option], _ModelRun]:
@@ -332,7 +392,7 @@ class Completer:
             o.confidence, o.score = float(p), float(s)
         return options, task, probs, p_none
 
-    def _edits(self, ctx: CursorContext, options: list[Option]) -> list[Option]:
+    def _edits(self, ctx: CursorContext, options: list[Option], rules: EditRules) -> list[Option]:
         """Copy-and-edit twins of the best-matching options (identifiers renamed from context)."""
         before = [ln for ln in ctx.before.lines if ln.line_no < ctx.line_no]
         cursor_previous = before[-1].toks if before else None
@@ -346,12 +406,13 @@ class Completer:
                 continue
             text, _ = edited
             key = normalize(text)
-            if key and key not in known and self._sound(ctx, src.line.text, text):
+            if key and key not in known and rules.sound(src.line.text, text):
                 known.add(key)
                 out.append(Option(text, key, [Candidate(src.line, text, src.level, src.bm25)], kind="copy_edit"))
         return out
 
-    def _analogy_edits(self, ctx: CursorContext, options: list[Option], graph: bool) -> list[Option]:
+    def _analogy_edits(self, ctx: CursorContext, options: list[Option], rules: EditRules,
+                       graph: bool) -> list[Option]:
         """Lines of sibling files (names a few words apart) with those words renamed, when every name the
         rename makes is visible here or (HopRAG on) defined in another file of the code graph."""
         known = {o.key for o in options}
@@ -365,7 +426,7 @@ class Completer:
                 continue
             for text, made in analogy_renames(opt.text, analogy, ctx.cursor_prefix):
                 key = normalize(text)
-                if key in known or not self._sound(ctx, src.line.text, text):
+                if key in known or not rules.sound(src.line.text, text):
                     continue
                 unseen = [n for n in made if n not in ctx.scope]
                 if not unseen or (graph and self.hops.defined_elsewhere(unseen, ctx.path)):
@@ -375,7 +436,7 @@ class Completer:
                     break
         return out
 
-    def _shape_edits(self, ctx: CursorContext, options: list[Option]) -> list[Option]:
+    def _shape_edits(self, ctx: CursorContext, options: list[Option], rules: EditRules) -> list[Option]:
         """Lines that start like the typed text with other names, renamed to the typed names, best
         context match first: where the typed name is new, no line continues it, but its neighbours' do."""
         cands = self.lines.same_shape(ctx.before, ctx.line_no, ctx.cursor_prefix)
@@ -387,7 +448,7 @@ class Completer:
         for c in sorted(cands, key=lambda c: -c.bm25):
             text = shape_edit(c.line, c.continuation, ctx.cursor_prefix)
             key = normalize(text) if text is not None else ""
-            if not key or key in known or not self._sound(ctx, c.line.text, text):  # type: ignore[arg-type]
+            if not key or key in known or not rules.sound(c.line.text, text):  # type: ignore[arg-type]
                 continue
             known.add(key)
             out.append(Option(text, key, [Candidate(c.line, text, c.level, c.bm25)], kind="copy_edit",  # type: ignore[arg-type]
@@ -395,45 +456,6 @@ class Completer:
             if len(out) >= SHAPE_TOP:
                 break
         return out
-
-    def _sound(self, ctx: CursorContext, source: str, edited: str) -> bool:
-        """Whether the line an edit makes (typed text + `edited`) differs from its `source` line only by
-        whole names and by import paths that resolve.
-
-        A name it writes must be visible above the cursor, typed on the line, written in another file, or
-        made of word parts of those names and of the source's (`IntervalProvider` with `ClearTimeoutFunction`
-        above -> `TimeoutProvider`). The word the cursor is in, when it is no known name but a longer one
-        starts with it (`f` of `import { f`), is a fragment, never a name: neither written as one nor a
-        source of parts."""
-        line = ctx.cursor_prefix + edited
-        made = made_names(source, line)
-        if made:
-            fragment = self._fragment(ctx)
-            typed = set(identifiers(ctx.cursor_prefix)) - {fragment}
-            parts: set[str] | None = None
-            for name in made:
-                if name == fragment:
-                    return False
-                if name in ctx.scope or name in typed or self.lines.written_elsewhere(name, ctx.path):
-                    continue
-                if parts is None:
-                    parts = {p for n in (*ctx.scope, *typed, *identifiers(source)) for p in name_parts(n)}
-                if not all(p in parts for p in name_parts(name)):
-                    return False
-        return all(self.specifier_resolves(ctx.path, spec) for spec in new_module_specifiers(source, line))
-
-    def _fragment(self, ctx: CursorContext) -> str | None:
-        """The identifier the cursor is inside of, when it looks unfinished: no name of that spelling is
-        visible here or written in another file, but a longer one starts with it."""
-        m = TRAILING_NAME_RE.search(ctx.cursor_prefix)
-        if m is None or not is_name(m.group()):
-            return None
-        word = m.group()
-        if word in ctx.scope or self.lines.written_elsewhere(word, ctx.path):
-            return None
-        if self.lines.extends(word) or any(n != word and n.startswith(word) for n in ctx.scope):
-            return word
-        return None
 
     def _previous_line(self, line: StoredLine, ctx: CursorContext) -> StoredLine | None:
         fl = ctx.before if line.path == ctx.path else self.lines.file(line.path)
