@@ -70,6 +70,11 @@ class BankModelMismatch(BankError):
 class InvalidRequest(AssistantError):
     """A request is malformed (bad position, wrong types); the message says which field."""
 
+    param: str | None = None
+    """The request field it is about, when one is: surfaces name it (the API's `param`, the LSP's argument)."""
+
 
 class TitansPathRefused(InvalidRequest):
     """A Titans save or load path outside `.shutka/titans/`, or not usable there; the message says which."""
+
+    param = "path"

@@ -103,7 +103,9 @@ class ShutkaLanguageServer(LanguageServer):
         InvalidParams, any other Shutka error RequestFailed (the message says what to do)."""
         try:
             return await self.submit(pool, fn, *args)
-        except (InvalidRequest, ConfigError) as exc:
+        except InvalidRequest as exc:
+            raise JsonRpcInvalidParams(f"argument {exc.param!r}: {exc}" if exc.param else str(exc)) from exc
+        except ConfigError as exc:
             raise JsonRpcInvalidParams(str(exc)) from exc
         except ShutkaError as exc:
             raise JsonRpcException(str(exc), code=REQUEST_FAILED) from exc

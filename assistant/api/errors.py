@@ -20,6 +20,7 @@ from assistant.errors import (
     CheckpointError,
     InvalidRequest,
     ModelNotLoaded,
+    TitansPathRefused,
 )
 from indexer.errors import LockBusy, ShutkaError, WorkspaceNotFound
 
@@ -31,6 +32,7 @@ SERVER_ERROR = "server_error"
 
 DOMAIN_ERRORS: tuple[tuple[type[ShutkaError], int, str, str], ...] = (
     # (error class, status, type, code) — first match wins, so subclasses come before their bases.
+    (TitansPathRefused, 400, INVALID_REQUEST, "invalid_path"),
     (InvalidRequest, 400, INVALID_REQUEST, "invalid_request"),
     (CheckpointError, 400, INVALID_REQUEST, "invalid_file"),       # e.g. titans/load of a foreign file
     (WorkspaceNotFound, 400, INVALID_REQUEST, "invalid_path"),
@@ -72,7 +74,7 @@ def translate(exc: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, ShutkaError):
         for cls, status, kind, code in DOMAIN_ERRORS:
             if isinstance(exc, cls):
-                return status, error_body(str(exc), kind, None, code)
+                return status, error_body(str(exc), kind, getattr(exc, "param", None), code)
     return 500, error_body("internal server error (see the server log)", SERVER_ERROR, None, "internal_error")
 
 

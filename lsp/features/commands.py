@@ -22,7 +22,6 @@ from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 
-from assistant.errors import TitansPathRefused
 from assistant.types import CompletionRequest
 from lsp import convert
 from lsp.buffers import rel_path, text_of
@@ -86,11 +85,7 @@ def register(server: ShutkaLanguageServer) -> None:
         target = _arg(args, 0, "path", str, required=False)
         assistant = ls.assistant
         try:
-            if target:
-                assistant.titans_path(target, writing=True)  # refused here, where the argument is named
             saved = await ls.call("queries", assistant.titans_save, target)
-        except TitansPathRefused as exc:
-            raise JsonRpcInvalidParams(f"argument 'path': {exc}") from None
         except OSError as exc:
             raise JsonRpcInvalidParams(f"argument 'path': cannot write {target!r}: {exc.strerror or exc}") from exc
         return {"path": str(saved)}
@@ -101,10 +96,7 @@ def register(server: ShutkaLanguageServer) -> None:
         raw = _arg(args, 0, "path", str)
         assistant = ls.assistant
         try:
-            assistant.titans_path(raw, writing=False)  # refused here, where the argument is named
             source = await ls.call("queries", assistant.titans_load, raw)
-        except TitansPathRefused as exc:
-            raise JsonRpcInvalidParams(f"argument 'path': {exc}") from None
         except OSError as exc:
             raise JsonRpcInvalidParams(f"argument 'path': cannot read {raw!r}: {exc.strerror or exc}") from exc
         stats = await ls.call("queries", ls.assistant.titans_stats)

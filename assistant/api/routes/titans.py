@@ -9,7 +9,6 @@ from fastapi import APIRouter, Body, Query
 from assistant.api.deps import AssistantDep
 from assistant.api.errors import APIError
 from assistant.api.schemas import TitansFile, TitansForgotten, TitansLoad, TitansSave, TitansStatsOut
-from assistant.errors import TitansPathRefused
 
 router = APIRouter(prefix="/v1/titans", tags=["titans"])
 
@@ -22,8 +21,6 @@ def save(assistant: AssistantDep,
     target = body.path if body and body.path else None
     try:
         path = assistant.titans_save(target)
-    except TitansPathRefused as exc:
-        raise APIError(400, str(exc), param="path", code="invalid_path") from None
     except OSError as exc:
         raise APIError(400, f"cannot write {target!r}: {exc.strerror or exc}", param="path",
                        code="invalid_path") from exc
@@ -39,8 +36,6 @@ def load(assistant: AssistantDep,
     source = body.path if body and body.path else None
     try:
         path = assistant.titans_load(source)
-    except TitansPathRefused as exc:
-        raise APIError(400, str(exc), param="path", code="invalid_path") from None
     except OSError as exc:
         raise APIError(400, f"cannot read {source!r}: {exc.strerror or exc}", param="path",
                        code="invalid_path") from exc
