@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from training.completion_eval.ablation_flags import ablation_options
+
 
 @click.group("eval", invoke_without_command=True)
 @click.option("--tasks", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -21,12 +23,7 @@ import click
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Model (default: the bundled one).")
 @click.option("--compare-baselines", is_flag=True, help="Also run baselines A and B on the same tasks.")
-@click.option("--no-hoprag", is_flag=True, help="Ablation: no cross-file (code graph) retrieval.")
-@click.option("--no-titans", is_flag=True, help="Ablation: no Titans read-out.")
-@click.option("--no-decoding", is_flag=True, help="Ablation: retrieval only (no token-head scoring or generation).")
-@click.option("--no-latent", is_flag=True, help="Ablation: no JEPA latent similarity or bank search.")
-@click.option("--no-generation", is_flag=True, help="Ablation: no generated candidates.")
-@click.option("--no-edit", is_flag=True, help="Ablation: no copy-and-edit candidates.")
+@ablation_options
 @click.option("--no-gate", is_flag=True, help="Show every top candidate (coverage 100%).")
 @click.option("--fp32", is_flag=True, help="Run the fp32 model instead of the int8 export.")
 @click.option("--no-skip", is_flag=True, help="Ablation: no block skipping (every request runs every block).")

@@ -46,6 +46,7 @@ from typing import Any
 
 import click
 
+from training.completion_eval.ablation_flags import ablation_options
 from training.completion_eval.scoring import percentile
 from training.completion_eval.tasks import Task
 
@@ -418,12 +419,7 @@ LEGEND = ("sav: characters saved, % of all characters typed after the indentatio
               help="Accept a suggestion that is a strict prefix of the rest of the line (its characters are saved).")
 @click.option("--sweep", is_flag=True, help="Also replay A gated at several BM25 thresholds (to choose --a-threshold on dev).")
 @click.option("--fp32", is_flag=True, help="Run the fp32 model instead of the int8 export.")
-@click.option("--no-hoprag", is_flag=True, help="Ablation: no cross-file (code graph) retrieval.")
-@click.option("--no-titans", is_flag=True, help="Ablation: no Titans read-out.")
-@click.option("--no-decoding", is_flag=True, help="Ablation: retrieval only (no token-head scoring or generation).")
-@click.option("--no-latent", is_flag=True, help="Ablation: no JEPA latent similarity or bank search.")
-@click.option("--no-generation", is_flag=True, help="Ablation: no generated candidates.")
-@click.option("--no-edit", is_flag=True, help="Ablation: no copy-and-edit candidates.")
+@ablation_options
 @click.option("--online/--no-online", default=False, show_default=True,
               help="Titans learns each line as really typed after its replay (file by file).")
 @click.option("--packages", help="Comma-separated packages to run (default: all in the tasks file).")
