@@ -83,6 +83,9 @@ class ShutkaLanguageServer(LanguageServer):
         self.limits = SizeLimit(CompletionConfig.model_fields["max_document_bytes"].default)
         """Buffers over `[completion] max_document_bytes` are cut to their head (see SizeLimit)."""
         self.protocol.before_change = self.limits.before_change  # type: ignore[attr-defined]
+        self.completion_turns: dict[tuple[str, str], int] = {}
+        """Per request kind and document URI, how many completion requests arrived: a queued one that is no longer the
+        latest is stale (lsp.features.completion)."""
         self.feedback_counts = {"accepted": 0, "rejected": 0}
         """Completion items the user accepted / rejected this session."""
         self.stack = contextlib.ExitStack()

@@ -1,7 +1,9 @@
 """textDocument/completion (line completions as items) and textDocument/inlineCompletion (ghost
 text, LSP 3.18). Thin: the cursor becomes a CompletionRequest (`lsp.buffers`), the engine runs in the
 model pool after other buffers' pending edits, the result is converted by `lsp.convert`. A cancelled
-request returns at once; if it had not started yet, it never runs."""
+request returns at once; if it had not started yet, it never runs. So does a superseded one: a request
+still waiting for the model when a newer one for the same document arrives (the user typed on, and a
+client that does not cancel would otherwise queue a stale request per keystroke) is answered empty."""
 
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ def register(server: ShutkaLanguageServer) -> None:
         request = await request_at(ls, uri, params.position)
         if request is None:
             return None
-        result = await complete(ls, uri, request)
+        result = await complete(ls, uri, request, "completion")
+        if result is None:
+            return types.CompletionList(is_incomplete=True, items=[])
         return types.CompletionList(is_incomplete=True, items=convert.completion_items(
             result, request, uri, ls.encoding, ls.markdown("completion")))
 
@@ -42,14 +46,28 @@ def register(server: ShutkaLanguageServer) -> None:
         request = await request_at(ls, uri, params.position, use_gate=not invoked)
         if request is None:
             return None
-        result = await complete(ls, uri, request)
+        result = await complete(ls, uri, request, "inline")
+        if result is None:
+            return types.InlineCompletionList(items=[])
         return types.InlineCompletionList(items=convert.inline_items(result, request, uri, ls.encoding))
 
 
-async def complete(ls: ShutkaLanguageServer, uri: str, request: CompletionRequest) -> CompletionResult:
+async def complete(ls: ShutkaLanguageServer, uri: str, request: CompletionRequest, kind: str
+                   ) -> CompletionResult | None:
     """Pending edits of other buffers first (they are context), then the engine, in the model pool; the
-    request is remembered by its result's id for the feedback commands."""
+    request is remembered by its result's id for the feedback commands. None when a newer request of
+    the same `kind` ('completion' or 'inline': an editor may ask both per keystroke) for `uri` arrived
+    before this one's turn came (it never ran)."""
+    key = (kind, uri)
+    turn = ls.completion_turns[key] = ls.completion_turns.get(key, 0) + 1
     await ls.documents.flush(skip=uri)
-    result = await ls.call("model", ls.assistant.complete, request)
-    ls.assistant.remember(result.request_id, request)
+
+    def run() -> CompletionResult | None:
+        if ls.completion_turns.get(key) != turn:
+            return None  # superseded while it waited
+        return ls.assistant.complete(request)
+
+    result = await ls.call("model", run)
+    if result is not None:
+        ls.assistant.remember(result.request_id, request)
     return result

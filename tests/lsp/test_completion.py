@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from lsprotocol import types
@@ -113,6 +114,30 @@ async def test_cancelled_completions_answer_at_once_and_the_server_keeps_serving
     assert last is not None and last.items
     assert "cancelled" in outcomes, outcomes
     assert (await lsp.complete(uri, 3, len("  const p = add("))) is not None
+    lsp.close(uri)
+
+
+async def test_stale_inline_requests_are_dropped_when_a_newer_one_arrives(lsp: Session) -> None:
+    """A client that never cancels (one inline request per keystroke, none awaited): the requests still
+    queued when a newer one for the document arrives are answered empty without running; the newest
+    one answers. A completion request of the other kind for the same keystroke is not superseded."""
+    uri = lsp.open("src/stale.ts", B_TEXT)
+    column = len("  const p = add(")
+
+    def inline() -> asyncio.Future[Any]:
+        params = types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=3, character=column),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic))
+        return asyncio.wrap_future(lsp.client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params))
+
+    burst = [inline() for _ in range(12)]
+    also = asyncio.ensure_future(lsp.complete(uri, 3, column))
+    answers = await asyncio.gather(*burst)
+    assert all(isinstance(a, types.InlineCompletionList) for a in answers)
+    assert answers[-1].items, "the newest request runs"
+    assert any(not a.items for a in answers[:-1]), "queued stale requests never ran"
+    other = await also
+    assert other is not None and other.items
     lsp.close(uri)
 
 
