@@ -154,9 +154,11 @@ _register_suites()
 
 
 def _register_replay() -> None:
+    from training.completion_eval.ablation_table import ablations_command
     from training.completion_eval.replay import replay_command
 
     command.add_command(replay_command, "replay")
+    command.add_command(ablations_command, "ablations")
 
 
 _register_replay()

@@ -190,6 +190,40 @@ def test_replay_command_writes_table_and_json(tmp_path: Path, tiny_checkpoint: P
     assert report["calibration_shown"]["n"] <= top["n"] or top["n"] == 0
 
 
+def test_sweep_replays_the_gate_at_each_threshold_over_the_same_asks(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    from training.completion_eval.replay import GATE_SWEEP
+
+    corpus = _package(tmp_path / "corpus")
+    tasks = _write_tasks(tmp_path / "tasks.jsonl", corpus)
+    out = tmp_path / "replay.json"
+    res = CliRunner().invoke(eval_command, ["replay", "--tasks", str(tasks), "--corpus", str(corpus), "--checkpoint",
+                                            str(tiny_checkpoint), "--sweep", "--threshold", "0.5", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    row = json.loads(out.read_text())["table"]["OVERALL"]
+    assert list(row["gate_sweep"]) == [str(th) for th in GATE_SWEEP]
+    assert row["gate_sweep"]["0.5"] == row["shutka"], "the sweep at the engine's own gate is its replay"
+    assert "S threshold" in res.output
+
+
+def test_ablation_table_measures_every_row_one_shot_and_typed(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    from training.completion_eval.ablation_table import ROWS
+
+    corpus = _package(tmp_path / "corpus")
+    tasks = _write_tasks(tmp_path / "tasks.jsonl", corpus)
+    out = tmp_path / "ablations.json"
+    res = CliRunner().invoke(eval_command, ["ablations", "--tasks", str(tasks), "--corpus", str(corpus),
+                                            "--checkpoint", str(tiny_checkpoint), "--replay-limit", "1",
+                                            "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(out.read_text())["rows"]
+    assert list(rows) == [name for name, _ in ROWS]
+    for name, row in rows.items():
+        assert row["n"] == 2 and row["lines"] == 1, name
+        assert 0 <= row["em"] <= 100 and 0 <= row["saved"] <= 100 and row["keystrokes"] >= 1
+        assert name in res.output
+    assert "dsaved" in res.output
+
+
 @pytest.mark.parametrize(("flags", "named"), [(["--no-latent"], ["no-latent"]), (["--no-decoding"], ["no-decoding"]),
                                               (["--online", "--no-titans"], ["no-titans", "online"]),
                                               (["--no-hoprag"], ["no-hoprag"])])

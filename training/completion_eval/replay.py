@@ -56,6 +56,8 @@ A_THRESHOLD = 50.0
 threshold of SWEEP whose wrong suggestions per 100 keystrokes come down to Shutka's own (gated) rate
 (6.5), so that the two are compared at about the same noise."""
 SWEEP = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 50.0, 60.0)
+GATE_SWEEP = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+"""Shutka's gate thresholds replayed with `--sweep` (the asks are the same: only what is shown changes)."""
 ENGINES = ("shutka", "shutka_ungated", "A", "A_gated", "ceiling")
 Suggest = Callable[[int], "str | None"]
 """position in the line's body (characters typed after the indentation) -> the suggestion shown, or None."""
@@ -190,6 +192,13 @@ class ShutkaLine:
         self._point(k, top, self.shown_points)
         return top[0]
 
+    def at_threshold(self, threshold: float) -> Suggest:
+        """The replay with the gate at `threshold` instead of the engine's (same asks, cached)."""
+        def suggest(k: int) -> str | None:
+            top = self._top(k)
+            return top[0] if top is not None and top[2] >= threshold else None
+        return suggest
+
     def ungated(self, k: int) -> str | None:
         top = self._top(k)
         if top is None:
@@ -251,6 +260,8 @@ class LineResult:
     engines: dict[str, LineReplay]
     sweep: dict[float, LineReplay] = field(default_factory=dict)
     """A gated at each threshold of SWEEP (when asked for)."""
+    gate_sweep: dict[float, LineReplay] = field(default_factory=dict)
+    """Shutka gated at each threshold of GATE_SWEEP (when asked for)."""
     shown_points: list[tuple[float, bool]] = field(default_factory=list)
     """(confidence, exactly the rest of the line) of every suggestion Shutka's gated replay showed."""
     top_points: list[tuple[float, bool]] = field(default_factory=list)
@@ -302,6 +313,7 @@ def _replay_tasks(runtime: Any, tasks: list[Task], a_threshold: float, partial: 
                             shown_points=shutka.shown_points, top_points=shutka.top_points)
         if sweep:
             result.sweep = {th: replay_line(body, copy.a(th), partial) for th in SWEEP}
+            result.gate_sweep = {th: replay_line(body, shutka.at_threshold(th), partial) for th in GATE_SWEEP}
         if online:
             from assistant.adaptation import request_for
 
@@ -337,6 +349,7 @@ def summarize(results: list[LineResult]) -> dict[str, Any]:
         row[name] = summarize_engine(r.engines[name] for r in results)
     if results and results[0].sweep:
         row["A_sweep"] = {str(th): summarize_engine(r.sweep[th] for r in results) for th in SWEEP}
+        row["gate_sweep"] = {str(th): summarize_engine(r.gate_sweep[th] for r in results) for th in GATE_SWEEP}
     return row
 
 
@@ -373,6 +386,9 @@ def format_sweep(row: dict[str, Any]) -> str:
              f"{row['shutka']['saved']:.1f}, wrong/100 {row['shutka']['wrong_per_100']:.1f})"]
     for th, e in row["A_sweep"].items():
         lines.append(f"{float(th):12.1f}{e['saved']:9.1f}{e['finished']:8.1f}{e['wrong_per_100']:8.1f}")
+    lines.append(f"{'S threshold':>12s}{'saved %':>9s}{'fin %':>8s}{'w/100':>8s}")
+    for th, e in row.get("gate_sweep", {}).items():
+        lines.append(f"{float(th):12.2f}{e['saved']:9.1f}{e['finished']:8.1f}{e['wrong_per_100']:8.1f}")
     return "\n".join(lines)
 
 
@@ -417,7 +433,8 @@ LEGEND = ("sav: characters saved, % of all characters typed after the indentatio
               help="Baseline A's gate: the BM25 score its pick needs to be shown (A-gated).")
 @click.option("--partial/--no-partial", default=True, show_default=True,
               help="Accept a suggestion that is a strict prefix of the rest of the line (its characters are saved).")
-@click.option("--sweep", is_flag=True, help="Also replay A gated at several BM25 thresholds (to choose --a-threshold on dev).")
+@click.option("--sweep", is_flag=True, help="Also replay A gated at several BM25 thresholds and Shutka at several gate "
+                                           "thresholds (to choose --a-threshold and the gate on dev).")
 @click.option("--fp32", is_flag=True, help="Run the fp32 model instead of the int8 export.")
 @ablation_options
 @click.option("--online/--no-online", default=False, show_default=True,
