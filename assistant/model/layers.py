@@ -5,6 +5,7 @@ Notation: B batch, T new tokens, S cached + new tokens, D model width, H heads, 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -63,14 +64,21 @@ class KVCache:
     length: int = 0
     skipped: frozenset[int] = frozenset()
 
+    shared: bool = False
+    """`keys`/`values` hold one context (batch 1) that a batch of continuations reads in place, and the
+    continuations' own keys grow in `own_keys`/`own_values`: nothing of the context is copied, per
+    continuation or per generated token (that copy of a 1,000-token context cost more than the
+    continuations' own compute)."""
+    own_keys: dict[int, Tensor] = field(default_factory=dict)  # block -> (B, H, P, E)
+    own_values: dict[int, Tensor] = field(default_factory=dict)
+
     def expand(self, batch: int) -> KVCache:
-        """The same context repeated for `batch` continuations (views, no copy)."""
-        return KVCache(
-            keys={i: k.expand(batch, -1, -1, -1) for i, k in self.keys.items()},
-            values={i: v.expand(batch, -1, -1, -1) for i, v in self.values.items()},
-            length=self.length,
-            skipped=self.skipped,
-        )
+        """The same context for `batch` continuations (or one generation: batch 1), shared, never copied."""
+        return self.continued()
+
+    def continued(self) -> KVCache:
+        """A shared view of this context for continuations; this cache is left unchanged."""
+        return KVCache(dict(self.keys), dict(self.values), self.length, self.skipped, shared=True)
 
 
 class Attention(nn.Module):
@@ -92,6 +100,13 @@ class Attention(nn.Module):
         start = cache.length if cache is not None else 0
         q, k = self.rotary(qkv[:, :, :2], start).permute(2, 0, 3, 1, 4)  # 2×(B, H, T, E), rotated together
         v = qkv[:, :, 2].transpose(1, 2)  # (B, H, T, E)
+        if cache is not None and cache.shared and index in cache.keys:
+            if index in cache.own_keys:
+                k = torch.cat([cache.own_keys[index], k], dim=2)
+                v = torch.cat([cache.own_values[index], v], dim=2)
+            cache.own_keys[index], cache.own_values[index] = k, v
+            y = _shared_prefix_attention(q, k, v, cache.keys[index], cache.values[index], attn_mask)
+            return self.out(y.transpose(1, 2).reshape(B, T, D))
         if cache is not None and index in cache.keys:
             k = torch.cat([cache.keys[index], k], dim=2)  # (B, H, S, E)
             v = torch.cat([cache.values[index], v], dim=2)
@@ -106,6 +121,25 @@ class Attention(nn.Module):
             dropout_p=self.dropout if self.training else 0.0,
         )  # (B, H, T, E)
         return self.out(y.transpose(1, 2).reshape(B, T, D))
+
+
+def _shared_prefix_attention(q: Tensor, k: Tensor, v: Tensor, k0: Tensor, v0: Tensor,
+                             attn_mask: Tensor | None) -> Tensor:
+    """Attention of B continuations over one shared context (k0, v0: (1, H, S0, E)) and their own tokens
+    (q: (B, H, T, E) the new ones; k, v: (B, H, P + T, E) with the P earlier ones), without materialising
+    the context per continuation. attn_mask: bool (B, 1, T, S0 + P + T), True = may attend; None = all of
+    the context and the earlier tokens, causal among the new ones. -> (B, H, T, E)."""
+    B, H, T, E = q.shape
+    S0, own = k0.shape[2], k.shape[2]
+    flat = q.permute(1, 0, 2, 3).reshape(H, B * T, E)  # every continuation's queries against one context
+    ctx_scores = (flat @ k0[0].transpose(1, 2)).view(H, B, T, S0).permute(1, 0, 2, 3)  # (B, H, T, S0)
+    own_scores = q @ k.transpose(2, 3)  # (B, H, T, P + T)
+    scores = torch.cat([ctx_scores, own_scores], dim=3) * (1.0 / math.sqrt(E))
+    if attn_mask is None:
+        attn_mask = torch.ones(T, S0 + own, dtype=torch.bool, device=q.device).tril(diagonal=S0 + own - T)
+    probs = torch.softmax(scores.masked_fill(~attn_mask, float("-inf")), dim=-1)
+    from_ctx = (probs[..., :S0].permute(1, 0, 2, 3).reshape(H, B * T, S0) @ v0[0]).view(H, B, T, E)
+    return from_ctx.permute(1, 0, 2, 3) + probs[..., S0:] @ v
 
 
 class MLP(nn.Module):
