@@ -23,7 +23,7 @@ from assistant.config import BankConfig, CompletionConfig
 from assistant.engine.candidates import LineStore
 from assistant.engine.hoprag import HopRetriever
 from assistant.engine.pipeline import Completer
-from assistant.engine.ranker import Ranker
+from assistant.engine.ranker import Ranker, variant_path
 from assistant.errors import BankModelMismatch, CheckpointError
 from assistant.memory import suppressions
 from assistant.memory.bank import MemoryBank
@@ -105,10 +105,15 @@ def load_model(checkpoint: str | os.PathLike[str] | None, quantized: bool) -> tu
     return ckpt, f"{ckpt.digest}-{'int8' if quantized else 'fp32'}"
 
 
-def load_ranker(workspace: Workspace, checkpoint: Checkpoint) -> Ranker:
-    """The workspace-adapted ranker, else the one shipped beside the checkpoint, else the heuristic."""
-    for path in (workspace.state_dir / RANKER_NAME,
-                 checkpoint.path.with_name(checkpoint.path.stem + ".ranker.safetensors") if checkpoint.path else None):
+def load_ranker(workspace: Workspace, checkpoint: Checkpoint, off: tuple[str, ...] = ()) -> Ranker:
+    """The workspace-adapted ranker, else the one shipped beside the checkpoint, else the heuristic.
+
+    With one signal group `off` (`[completion] use_decoding = false`, …), the shipped ranker trained
+    without it comes before the main one, which would read the missing signal's zeros as evidence (an
+    adapted ranker learnt from this engine's own signals, the group's zeros included)."""
+    shipped = checkpoint.path.with_name(checkpoint.path.stem + ".ranker.safetensors") if checkpoint.path else None
+    variant = variant_path(shipped, off[0]) if shipped is not None and len(off) == 1 else None
+    for path in (workspace.state_dir / RANKER_NAME, variant, shipped):
         if path is not None and path.is_file():
             try:
                 return Ranker.load(path)
@@ -258,7 +263,9 @@ def _build_runtime(path: str | os.PathLike[str], *, checkpoint: str | os.PathLik
     hook = SyncHooks(BankHook(bank, encoder), TitansHook(titans, bank) if titans is not None else None,
                      LinesHook(lines))
     hops = HopRetriever(idx.graph, bank)
-    ranker = load_ranker(workspace, ckpt)
+    off = tuple(g for g, on in (("hoprag", completion_config.use_hoprag), ("decoding", completion_config.use_decoding),
+                                ("titans", completion_config.use_titans or ckpt.model.titans is None)) if not on)
+    ranker = load_ranker(workspace, ckpt, off)
     completer = Completer(ckpt.model, ckpt.tokenizer, encoder, bank, lines, hops, ranker, completion_config,
                           titans, imports_of=lambda p: idx.graph().imports_of(p),
                           specifier_resolves=lambda p, spec: idx.graph().specifier_resolves(p, spec))

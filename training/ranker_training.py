@@ -25,14 +25,15 @@ import click
 import numpy as np
 
 from assistant.engine.features import FEATURES, TASK_FEATURES, ablate
-from assistant.engine.ranker import Ranker, RankingExample
-from training.completion_eval.harness import EvalSettings, open_package, run_package, variant_path
+from assistant.engine.ranker import VARIANT_GROUPS, Ranker, RankingExample, variant_path
+from training.completion_eval.harness import EvalSettings, open_package, run_package
+from training.completion_eval.keystroke_tasks import with_keystrokes
 from training.completion_eval.make_tasks import make_tasks
 from training.completion_eval.tasks import package_folders
 
 log = logging.getLogger(__name__)
 
-VARIANTS = ("hoprag", "titans", "decoding", "latent")
+VARIANTS = VARIANT_GROUPS
 
 
 def save_examples(path: Path, examples: list[RankingExample], packages: list[str]) -> None:
@@ -69,8 +70,8 @@ def files_seen_by(config: str, corpus: Path) -> dict[str, frozenset[str]]:
 
 
 def collect(corpus: Path, checkpoint: Path | None, packages: Iterable[str], files: int, lines: int,
-            seed: int, files_per_dir: int = 3, seen: dict[str, frozenset[str]] | None = None
-            ) -> tuple[list[RankingExample], list[str]]:
+            seed: int, files_per_dir: int = 3, seen: dict[str, frozenset[str]] | None = None,
+            keystrokes: int = 0) -> tuple[list[RankingExample], list[str]]:
     from tqdm import tqdm
 
     folders = package_folders(corpus)
@@ -83,6 +84,7 @@ def collect(corpus: Path, checkpoint: Path | None, packages: Iterable[str], file
         exclude = (seen or {}).get(folders[pkg].name, frozenset())
         tasks = make_tasks(folders[pkg], pkg, files, lines, seed=seed, max_files_per_dir=files_per_dir,
                            exclude=exclude)
+        tasks = with_keystrokes(tasks, keystrokes)
         if not tasks:
             log.info("%s: no file left to make tasks from (the model trained on all of them)", pkg)
             continue
@@ -156,14 +158,17 @@ def _oracle(examples: list[RankingExample]) -> float:
 @click.option("--lines", default=24, show_default=True,
               help="Lines sampled per file (more examples, a ranker that varies less between runs).")
 @click.option("--files-per-dir", default=12, show_default=True, help="Files sampled per folder at most.")
+@click.option("--keystrokes", default=3, show_default=True,
+              help="Extra cursor positions per sampled line, anywhere in it (mid-word too): the gate learns "
+                   "where an editor asks, after every keystroke.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--examples", "examples_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Cache of collected examples (.npz): reused when it exists.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Ranker file (default: <checkpoint stem>.ranker.safetensors beside the checkpoint).")
 def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude: str, unseen_by: str | None,
-                   valid: str, files: int, lines: int, files_per_dir: int, seed: int, examples_path: Path | None,
-                   out: Path | None) -> None:
+                   valid: str, files: int, lines: int, files_per_dir: int, keystrokes: int, seed: int,
+                   examples_path: Path | None, out: Path | None) -> None:
     """Train the completion ranker (and its ablation variants) for CHECKPOINT on tasks made from CORPUS."""
     out = out or checkpoint.with_name(checkpoint.stem + ".ranker.safetensors")
     if examples_path is not None and examples_path.exists():
@@ -174,7 +179,7 @@ def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude
         names = [p.strip() for p in packages.split(",")] if packages else \
             [p for p in package_folders(corpus) if p not in skip]
         seen = files_seen_by(unseen_by, corpus) if unseen_by else None
-        examples, owners = collect(corpus, checkpoint, names, files, lines, seed, files_per_dir, seen)
+        examples, owners = collect(corpus, checkpoint, names, files, lines, seed, files_per_dir, seen, keystrokes)
         if examples_path is not None:
             save_examples(examples_path, examples, owners)
     main, variants, report = fit_all(examples, owners, valid)

@@ -35,6 +35,8 @@ FEATURES: tuple[str, ...] = (
     "bank_found",
     # provenance
     "edited", "generated", "analogy_edit", "shape_edit",
+    # the cursor inside a word: does the option go on with it?
+    "continues_word",
 )
 INDEX = {name: i for i, name in enumerate(FEATURES)}
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -44,7 +46,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "latent": ("latent_sim", "latent_rel", "latent_has", "bank_found"),
 }
 TASK_FEATURES: tuple[str, ...] = ("n_options_log", "level0", "top_bm25_log", "top_votes_rel", "top_lm_mean",
-                                  "top_latent", "prefix_len_log", "agree")
+                                  "top_latent", "prefix_len_log", "agree", "in_word")
 CLEAN_ENDINGS = (";", "{", ",", ")", "(", "[", "=>", ":", "}", "]", "`", "'", '"')
 
 
@@ -192,7 +194,22 @@ def task_features(options: list[Option], cursor_prefix: str) -> np.ndarray:
     out[6] = math.log1p(len(cursor_prefix.strip()))
     by_lm = max(options, key=lambda o: o.lm_mean if o.lm_mean is not None else -1e9)
     out[7] = float(by_lm is top)
+    out[8] = float(in_word(cursor_prefix))
     return out
+
+
+def in_word(cursor_prefix: str) -> bool:
+    """The cursor right after a word character: typing may be in the middle of a name."""
+    return bool(cursor_prefix) and (cursor_prefix[-1].isalnum() or cursor_prefix[-1] in "_$")
+
+
+def word_features(options: list[Option], cursor_prefix: str) -> None:
+    """`continues_word`: with the cursor inside a word, the option goes on with that word (in place).
+    Editors ask mid-word: `obs|` is more often `observable` than a finished `obs` followed by ` as any`."""
+    if not in_word(cursor_prefix):
+        return
+    for o in options:
+        o.features[INDEX["continues_word"]] = float(in_word(o.text[:1]))
 
 
 def ablate(features: np.ndarray, groups: tuple[str, ...]) -> np.ndarray:

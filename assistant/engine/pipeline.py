@@ -55,7 +55,9 @@ from assistant.engine.features import (
     lexical_features,
     model_features,
     task_features,
+    word_features,
 )
+from assistant.engine.gate import sure_prefix
 from assistant.engine.hoprag import HopResult, HopRetriever
 from assistant.engine.line_latents import LineLatents
 from assistant.engine.multiline import finish
@@ -237,6 +239,10 @@ class Completer:
         items: list[Completion] = []
         hidden = 0
         limit = request.max_items or self.config.max_items
+        if gate and len(order) and float(analysis.probabilities[int(order[0])]) < threshold:
+            partial = self._sure_prefix(analysis, order, threshold)
+            if partial is not None:
+                items.append(partial)
         for i in order:
             opt, p = analysis.options[int(i)], float(analysis.probabilities[int(i)])
             shown = p >= threshold
@@ -251,6 +257,17 @@ class Completer:
                 items.append(Completion(text, round(p, 4), opt.source, opt.kind, shown))  # type: ignore[arg-type]
         latency = (time.perf_counter() - t0) * 1000
         return CompletionResult(tuple(items), uuid.uuid4().hex[:12], latency, hidden, threshold)
+
+    @staticmethod
+    def _sure_prefix(analysis: Analysis, order: np.ndarray, threshold: float) -> Completion | None:
+        """When no whole line clears the gate: the start of the top one that the options together do
+        (assistant.engine.gate), as a suggestion of its own."""
+        offered = [analysis.options[int(i)] for i in order if not has_mask(analysis.options[int(i)].text)]
+        found = sure_prefix([(o.text.split("\n", 1)[0], o.confidence) for o in offered], threshold)
+        if found is None:
+            return None
+        top = offered[0]
+        return Completion(found[0], round(found[1], 4), top.source, top.kind, True)  # type: ignore[arg-type]
 
     def explain(self, request: CompletionRequest) -> Explanation:
         t0 = time.perf_counter()
@@ -268,6 +285,9 @@ class Completer:
             decision = "silent: no visible line continues what is typed"
         elif cands[0].shown:
             decision = f"shown: top confidence {cands[0].confidence:.2f} >= threshold {threshold:.2f}"
+        elif (agreed := sure_prefix([(c.text.split("\n", 1)[0], c.confidence) for c in cands], threshold)):
+            decision = (f"shown: {agreed[0]!r}, the start of the top candidates (together {agreed[1]:.2f} >= "
+                        f"threshold {threshold:.2f}; the top alone {cands[0].confidence:.2f})")
         else:
             decision = f"silent: top confidence {cands[0].confidence:.2f} < threshold {threshold:.2f}"
         return Explanation(tuple(cands), tuple(a.hop.hops), threshold, decision,
@@ -338,7 +358,8 @@ class Completer:
         timings["latent"] = _ms(t)
         t = time.perf_counter()
         if sw.generation and sw.decoding and self.decoder.should_generate(options):
-            gen = self.decoder.generate(cursor, ctx)
+            gen = self.decoder.generate(cursor, ctx, lambda cut: self.model.extend_context(
+                state, self._cursor_ids(ctx, cut)))
             if gen is not None and all(o.key != gen.key for o in options):
                 options.append(gen)
         if sw.decoding:
@@ -380,6 +401,7 @@ class Completer:
         imported = frozenset(self.imports_of(ctx.path)) if sw.hoprag else frozenset()
         lexical_features(options, ctx.path, ctx.line_no, ctx.scope, hop.known, imported, hop.files, identifiers)
         model_features(options)
+        word_features(options, ctx.cursor_prefix)
         dropped = tuple(g for g, on in (("hoprag", sw.hoprag), ("titans", sw.titans), ("decoding", sw.decoding),
                                         ("latent", sw.latent)) if not on)
         task = task_features(options, ctx.cursor_prefix)
@@ -512,10 +534,12 @@ class Completer:
                           self.tokenizer.fim_suffix_id, *suffix_ids, self.tokenizer.fim_middle_id]
         return prefix_ids or [self.tokenizer.bos_id]
 
-    def _cursor_ids(self, ctx: CursorContext) -> list[int]:
-        """Tokens of '\\n' + the typed part of the cursor line (no newline on a first line)."""
+    def _cursor_ids(self, ctx: CursorContext, cut: int = 0) -> list[int]:
+        """Tokens of '\\n' + the typed part of the cursor line (no newline on a first line), without
+        its last `cut` characters."""
         head = ctx.prefix_text[:-1] if ctx.prefix_text.endswith("\n") else ctx.prefix_text
-        line = ("\n" if head[-CONTEXT_CHARS:] else "") + ctx.cursor_prefix
+        typed = ctx.cursor_prefix[: len(ctx.cursor_prefix) - cut]
+        line = ("\n" if head[-CONTEXT_CHARS:] else "") + typed
         return self.tokenizer.encode(line)[-CURSOR_TOKENS // 2 :] if line else []
 
     def _predict(self, h: torch.Tensor, hop: HopResult, sw: Switches
@@ -605,11 +629,16 @@ class Completer:
         return StoredLine(-1, path or "", line_no, text, [], [], {}, 0)
 
     def _attach_latents(self, options: list[Option], ctx: CursorContext) -> None:
-        """Each option's latent = its best source line's bank vector (encoded here if not banked)."""
+        """Each option's latent: a copy's is its best source line's bank vector; an edit's or a generated
+        line's is the line it makes (typed text + option), encoded here unless cached.
+
+        A copy matched on a shorter prefix (back-off levels) keeps its source's latent too: the typed text
+        glued to its continuation changed at every keystroke and was no line anyone wrote, yet encoding
+        those (up to 48 a request) was the p95 tail of the whole engine."""
         typed = ctx.cursor_prefix.lstrip()
         wanted: dict[str, str] = {}
         for o in options:
-            line = (typed + o.text).strip() if o.kind != "copy" or o.best.level != 0 else o.best.line.text
+            line = o.best.line.text if o.kind == "copy" else (typed + o.text).strip()
             wanted[o.key] = line
         latents = self.latents.get(list(set(wanted.values())))
         for o in options:

@@ -52,6 +52,15 @@ class RankerNet(nn.Module):
         return torch.cat([scores, self.null(task)], dim=1)
 
 
+VARIANT_GROUPS = ("hoprag", "titans", "decoding", "latent")
+"""Signal groups a ranker is also trained without (`shutka train ranker` writes one variant each)."""
+
+
+def variant_path(path: Path, group: str) -> Path:
+    """Where the ranker trained without `group`'s features lies, beside the ranker at `path`."""
+    return path.with_name(path.name.replace(".ranker.safetensors", f".ranker-no-{group}.safetensors"))
+
+
 class Ranker:
     """Inference in NumPy (microseconds for ~50 options); training in torch."""
 

@@ -6,7 +6,7 @@ Notation: N continuations, T context tokens, C continuation tokens, D width, V v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -87,20 +87,40 @@ def score_continuations(trunk: Trunk, head: nn.Module, ctx: ContextState,
     return total, lengths
 
 
+Healer = Callable[[str], Sequence[tuple[int, int]]]
+"""The text a continuation must start with -> the tokens that agree with it: (token id, characters of
+that text the token covers: all of its text, or all of the required text when the token runs past it)."""
+
+
 @torch.no_grad()
 def generate(trunk: Trunk, head: nn.Module, ctx: ContextState, max_new_tokens: int,
-             stop: frozenset[int] = frozenset()) -> tuple[list[int], float]:
+             stop: frozenset[int] = frozenset(), must_start: str = "", healer: Healer | None = None
+             ) -> tuple[list[int], float]:
     """Greedy continuation from the cached context -> (tokens, mean log-prob). Stops at a stop id.
 
-    The context's cache is copied, so `ctx` can be reused afterwards."""
-    cache = KVCache(dict(ctx.cache.keys), dict(ctx.cache.values), ctx.cache.length, ctx.cache.skipped)
+    With `must_start` (and a `healer`), the tokens first spell that text (the partial word the cursor is
+    in, re-read from before it): each step takes the likeliest token that agrees with what is left of
+    it, so the word is finished as one token would, not continued after a broken one. Those steps do
+    not count against `max_new_tokens`; nothing agrees -> no tokens. The context's cache is shared, not
+    changed, so `ctx` can be reused afterwards."""
+    cache = ctx.cache.continued()
     logprobs = ctx.next_logprobs
     tokens: list[int] = []
     total = 0.0
-    for _ in range(max_new_tokens):
-        token = int(torch.argmax(logprobs))
-        if token in stop:
-            break
+    need = must_start if healer is not None else ""
+    free = 0
+    while free < max_new_tokens:
+        if need:
+            agree = healer(need)  # type: ignore[misc]
+            if not agree:
+                return [], 0.0
+            token, covered = max(agree, key=lambda tc: float(logprobs[tc[0]]))
+            need = need[covered:]
+        else:
+            token = int(torch.argmax(logprobs))
+            if token in stop:
+                break
+            free += 1
         tokens.append(token)
         total += float(logprobs[token])
         out = trunk(torch.tensor([[token]]), cache=cache)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from assistant.config import ModelConfig, TrainingConfig
 from assistant.memory.episodes import EpisodicStore
 from assistant.memory.titans_memory import TitansMemory
-from assistant.model.decoder import ContextState, extend, generate, run_context, score_continuations
+from assistant.model.decoder import ContextState, Healer, extend, generate, run_context, score_continuations
 from assistant.model.encoder import LatentPooler, SpanEncoder, Trunk
 from assistant.model.memory import MemoryState, NeuralMemory, WriteResult
 from assistant.model.predictor import JEPAPredictor
@@ -96,9 +96,9 @@ class UltraEfficientTextJEPA(nn.Module):
         """Log-prob sums and lengths of each continuation after `ctx` (one batched pass)."""
         return score_continuations(self.trunk, self.head, ctx, continuations)
 
-    def generate(self, ctx: ContextState, max_new_tokens: int, stop: frozenset[int] = frozenset()
-                 ) -> tuple[list[int], float]:
-        return generate(self.trunk, self.head, ctx, max_new_tokens, stop)
+    def generate(self, ctx: ContextState, max_new_tokens: int, stop: frozenset[int] = frozenset(),
+                 must_start: str = "", healer: Healer | None = None) -> tuple[list[int], float]:
+        return generate(self.trunk, self.head, ctx, max_new_tokens, stop, must_start, healer)
 
     # -- JEPA head -----------------------------------------------------------------------------------
 

@@ -80,3 +80,22 @@ def test_a_renamed_method_is_offered_by_its_new_name_only(runtime, basic_workspa
     after = assistant.complete(_request(text, "src/size.ts", gate=False))
     assert any("surface()" in item.text for item in after.items), [i.text for i in after.items]
     assert not any("area" in item.text for item in after.items)
+
+
+def test_a_signal_turned_off_serves_the_ranker_trained_without_it(basic_workspace: Path, tiny_checkpoint: Path,
+                                                                   tmp_path: Path) -> None:
+    """`[completion] use_decoding = false`: the ranker shipped for that (…ranker-no-decoding…) is used,
+    not the main one reading the token head's zeros as evidence."""
+    import shutil
+
+    from assistant.engine.ranker import Ranker, variant_path
+    from assistant.runtime import open_runtime
+
+    ckpt = shutil.copy(tiny_checkpoint, tmp_path / "m.safetensors")
+    main = tmp_path / "m.ranker.safetensors"
+    Ranker(temperature=1.25).save(main)
+    Ranker(temperature=2.5).save(variant_path(main, "decoding"))
+    with open_runtime(basic_workspace, checkpoint=ckpt, sync=True, completion={"use_decoding": False}) as rt:
+        assert rt.parts.completer.ranker.temperature == 2.5
+    with open_runtime(basic_workspace, checkpoint=ckpt, sync=True) as rt:
+        assert rt.parts.completer.ranker.temperature == 1.25

@@ -92,8 +92,9 @@ def test_replay_points_judge_exactly_the_rest_of_the_line() -> None:
     body = "return x;"
     task = Task("p/f.ts:2", "p", "f.ts", 1, "function f() {\n", "    ", body, "}\n")
     # k=0: wrong and hidden; k=1: a correct strict prefix (partial, not "right"), shown; k=4: exact, shown
+    # (the gate, at 0.5, is the replay's: the facade is asked ungated)
     facade = _Facade({0: ("const", 0.3, False), 1: ("et", 0.6, True), 4: ("rn x;", 0.9, True)})
-    line = ShutkaLine(facade, task, Latencies())
+    line = ShutkaLine(facade, task, Latencies(), threshold=0.5)
     replay_line(line.body, line.gated)
     replay_line(line.body, line.ungated)
     assert line.shown_points == [(0.6, False), (0.9, True)]

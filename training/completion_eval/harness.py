@@ -25,8 +25,9 @@ from typing import Any
 from assistant.adaptation import adapt_ranker, ranking_example, request_for
 from assistant.engine.candidates import normalize, query_window, split_file
 from assistant.engine.pipeline import Switches
-from assistant.engine.ranker import Ranker, RankingExample
+from assistant.engine.ranker import VARIANT_GROUPS, Ranker, RankingExample, variant_path
 from assistant.runtime import Runtime, open_runtime
+from assistant.types import CompletionRequest
 from training.completion_eval.baselines import predict_a, predict_b
 from training.completion_eval.calibration import Reliability, reliability
 from training.completion_eval.scoring import Score, percentile, score
@@ -75,13 +76,8 @@ class TaskResult:
 
 # -- ablations ----------------------------------------------------------------------------------------------
 
-ABLATION_GROUPS = ("hoprag", "titans", "decoding", "latent")
+ABLATION_GROUPS = VARIANT_GROUPS
 """Ablations that have a ranker trained without their features (`variant_path`; `shutka train ranker` writes them)."""
-
-
-def variant_path(path: Path, group: str) -> Path:
-    """Where the ranker trained without `group`'s features lies, beside the ranker at `path`."""
-    return path.with_name(path.name.replace(".ranker.safetensors", f".ranker-no-{group}.safetensors"))
 
 
 def ablation_switches(no_hoprag: bool = False, no_titans: bool = False, no_decoding: bool = False,
@@ -133,8 +129,11 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
         threshold = completer.config.miras_confidence_threshold if settings.use_gate else 0.0
         results = []
         ordered = sorted(tasks, key=lambda t: (t.file, t.line_no))
-        for task in ordered:
+        first_on_line: CompletionRequest | None = None
+        for n, task in enumerate(ordered):
             request = request_for(task, settings.fill_in_middle)
+            if n == 0 or (ordered[n - 1].file, ordered[n - 1].line_no) != (task.file, task.line_no):
+                first_on_line = request
             t0 = time.perf_counter()
             analysis = completer.analyse(request, settings.switches)
             latency = (time.perf_counter() - t0) * 1000
@@ -149,8 +148,11 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
                 result.baselines = baseline_scores(runtime, task)
             if examples is not None:
                 examples.append(ranking_example(analysis, task.target))
-            if settings.online_titans and settings.switches.titans and completer.titans is not None:
-                completer.learn(request, task.cursor_prefix + task.target)
+            last_on_line = n + 1 == len(ordered) or \
+                (ordered[n + 1].file, ordered[n + 1].line_no) != (task.file, task.line_no)
+            # a line is written into the memory once, after every task on it (keystroke variants share it)
+            if settings.online_titans and settings.switches.titans and completer.titans is not None and last_on_line:
+                completer.learn(first_on_line or request, task.cursor_prefix + task.target)
             results.append(result)
             if progress:
                 progress(1)

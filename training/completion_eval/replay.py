@@ -50,15 +50,17 @@ from training.completion_eval.ablation_flags import ablation_options
 from training.completion_eval.scoring import percentile
 from training.completion_eval.tasks import Task
 
-A_THRESHOLD = 50.0
+A_THRESHOLD = 80.0
 """Baseline A's gate: its pick is shown when the pick's BM25 score is at least this. Chosen on dev
-(`shutka eval replay --sweep` on dev.tasks.jsonl, --limit 10 per package, 60 lines): the lowest
-threshold of SWEEP whose wrong suggestions per 100 keystrokes come down to Shutka's own (gated) rate
-(6.5), so that the two are compared at about the same noise."""
-SWEEP = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 50.0, 60.0)
-GATE_SWEEP = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+(`shutka eval replay --sweep` on dev.tasks.jsonl, --limit 20 per package, 120 lines): the lowest
+threshold of SWEEP whose wrong suggestions per 100 keystrokes come down to Shutka's own (gated, 0.65)
+rate, 2.1, so that the two are compared at about the same noise."""
+SWEEP = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 50.0, 60.0, 70.0, 80.0, 100.0)
+GATE_SWEEP = (0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)
 """Shutka's gate thresholds replayed with `--sweep` (the asks are the same: only what is shown changes)."""
 ENGINES = ("shutka", "shutka_ungated", "A", "A_gated", "ceiling")
+CANDIDATES = 64
+"""Candidates asked for at each position (all of them: the gate's rule sums their probabilities)."""
 Suggest = Callable[[int], "str | None"]
 """position in the line's body (characters typed after the indentation) -> the suggestion shown, or None."""
 
@@ -154,57 +156,68 @@ class Latencies:
 
 class ShutkaLine:
     """Asks the facade at each position (cached: the engine keeps no state between asks here), with
-    the gate off so that one answer serves the gated (`shown`) and the ungated replay. Each suggestion
-    either replay shows is kept as a calibration point (its confidence, whether it is exactly the rest
-    of the line): `shown_points` for the gated replay, `top_points` for the ungated one."""
+    the gate off and every candidate returned, so that one answer serves the gated and the ungated
+    replay and the gate sweep: the gate is applied here by the engine's own rule (`engine.gate`: the
+    top line when it clears the threshold, else the start of it the candidates together make likely
+    enough). Each suggestion either replay shows is kept as a calibration point (its confidence,
+    whether it is exactly the rest of the line): `shown_points` for the gated replay, `top_points` for
+    the ungated one."""
 
-    def __init__(self, assistant: Any, task: Task, latencies: Latencies) -> None:
-        self.assistant, self.task, self.latencies = assistant, task, latencies
+    def __init__(self, assistant: Any, task: Task, latencies: Latencies, threshold: float) -> None:
+        self.assistant, self.task, self.latencies, self.threshold = assistant, task, latencies, threshold
         self.indent, self.body = line_body(task)
-        self._cache: dict[int, tuple[str, bool, float] | None] = {}
+        self._cache: dict[int, list[tuple[str, float]]] = {}
         self.shown_points: list[tuple[float, bool]] = []
         self.top_points: list[tuple[float, bool]] = []
 
-    def _point(self, k: int, top: tuple[str, bool, float], points: list[tuple[float, bool]]) -> None:
-        verdict = judge(self.body[:k], self.body[k:], top[0])
+    def _point(self, k: int, shown: tuple[str, float], points: list[tuple[float, bool]]) -> None:
+        verdict = judge(self.body[:k], self.body[k:], shown[0])
         if verdict is not None:  # blank suggestions are none
-            points.append((top[2], verdict == "exact"))
+            points.append((shown[1], verdict == "exact"))
 
-    def _top(self, k: int) -> tuple[str, bool, float] | None:
+    def _candidates(self, k: int) -> list[tuple[str, float]]:
+        """(first line, confidence) of every candidate at position k, most confident first."""
         if k not in self._cache:
             from assistant.types import CompletionRequest
 
             t = self.task
             request = CompletionRequest(t.prefix + self.indent + self.body[:k], t.line, len(self.indent) + k, t.file,
-                                        fill_in_middle=False, use_gate=False, max_items=1, multiline=False)
+                                        fill_in_middle=False, use_gate=False, max_items=CANDIDATES, multiline=False)
             t0 = time.perf_counter()
             result = self.assistant.complete(request)
             self.latencies.wall_ms.append((time.perf_counter() - t0) * 1000)
             self.latencies.engine_ms.append(result.latency_ms)
-            item = result.items[0] if result.items else None
-            self._cache[k] = None if item is None else (item.text.split("\n", 1)[0], item.shown, item.confidence)
+            self._cache[k] = [(item.text.split("\n", 1)[0], item.confidence) for item in result.items]
         return self._cache[k]
 
-    def gated(self, k: int) -> str | None:
-        top = self._top(k)
-        if top is None or not top[1]:
+    def _gated(self, k: int, threshold: float) -> tuple[str, float] | None:
+        from assistant.engine.gate import sure_prefix
+
+        cands = self._candidates(k)
+        if not cands:
             return None
-        self._point(k, top, self.shown_points)
-        return top[0]
+        return cands[0] if cands[0][1] >= threshold else sure_prefix(cands, threshold)
+
+    def gated(self, k: int) -> str | None:
+        shown = self._gated(k, self.threshold)
+        if shown is None:
+            return None
+        self._point(k, shown, self.shown_points)
+        return shown[0]
 
     def at_threshold(self, threshold: float) -> Suggest:
         """The replay with the gate at `threshold` instead of the engine's (same asks, cached)."""
         def suggest(k: int) -> str | None:
-            top = self._top(k)
-            return top[0] if top is not None and top[2] >= threshold else None
+            shown = self._gated(k, threshold)
+            return None if shown is None else shown[0]
         return suggest
 
     def ungated(self, k: int) -> str | None:
-        top = self._top(k)
-        if top is None:
+        cands = self._candidates(k)
+        if not cands:
             return None
-        self._point(k, top, self.top_points)
-        return top[0]
+        self._point(k, cands[0], self.top_points)
+        return cands[0][0]
 
 
 class CopyLine:
@@ -302,7 +315,8 @@ def _replay_tasks(runtime: Any, tasks: list[Task], a_threshold: float, partial: 
         and completer.titans is not None
     out = []
     for task in sorted(tasks, key=lambda t: (t.file, t.line_no)):
-        shutka, copy = ShutkaLine(runtime.assistant, task, latencies), CopyLine(runtime, task)
+        shutka = ShutkaLine(runtime.assistant, task, latencies, completer.config.miras_confidence_threshold)
+        copy = CopyLine(runtime, task)
         body = shutka.body
         engines = {"shutka": replay_line(body, shutka.gated, partial),
                    "shutka_ungated": replay_line(body, shutka.ungated, partial),

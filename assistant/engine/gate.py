@@ -1,0 +1,41 @@
+"""What the confidence gate shows: the top option when its calibrated probability clears the threshold;
+otherwise the longest start of it that the options together make likely enough.
+
+The ranker's probabilities are of whole lines being exactly right. Typing `getWSConnectionHa`, no single
+line may clear the gate while every likely one goes on with `ndler`: the probability that the line starts
+with a text is at least the sum over the options that start with it, so that sum may clear the gate for a
+shorter suggestion (finish the identifier, the call's name) when no whole line does. Cuts fall between
+words, never inside one; a suggestion shorter than MIN_CHARS (non-blank) characters is not worth showing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+MIN_CHARS = 2
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch in "_$"
+
+
+def word_cuts(text: str) -> list[int]:
+    """Lengths at which `text` may be cut without splitting a word, longest first (the whole text too)."""
+    return [b for b in range(len(text), 0, -1)
+            if b == len(text) or not (_is_word(text[b - 1]) and _is_word(text[b]))]
+
+
+def sure_prefix(options: Sequence[tuple[str, float]], threshold: float) -> tuple[str, float] | None:
+    """`options`: (first line of the text, probability), most probable first. -> (the longest word-cut
+    start of the top option whose options' summed probability clears `threshold`, that sum), or None."""
+    if not options:
+        return None
+    top = options[0][0]
+    for cut in word_cuts(top):
+        start = top[:cut]
+        if len(start.strip()) < MIN_CHARS:
+            break
+        mass = sum(p for text, p in options if text.startswith(start))
+        if mass >= threshold:
+            return start, mass
+    return None
