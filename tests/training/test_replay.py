@@ -290,3 +290,13 @@ def test_lsp_bench_replay_through_a_real_server(tmp_path: Path, tiny_checkpoint:
     assert report.keystrokes >= 1 and report.p50_ms > 0
     assert 0.0 <= report.saved_pct <= 100.0
     assert (tmp_path / "work" / "replay" / "pkg" / "shutka.toml").read_text().startswith("[completion]")
+
+
+@pytest.mark.parametrize("command", ["replay", "ablations"])
+def test_replay_and_ablations_name_a_package_they_cannot_find(command: str, tmp_path: Path,
+                                                              tiny_checkpoint: Path) -> None:
+    corpus = _package(tmp_path / "corpus")
+    tasks = _write_tasks(tmp_path / "tasks.jsonl", corpus)
+    res = CliRunner().invoke(eval_command, [command, "--tasks", str(tasks), "--corpus", str(corpus), "--checkpoint",
+                                            str(tiny_checkpoint), "--packages", "nope"])
+    assert res.exit_code != 0 and "nope" in res.output and "Traceback" not in res.output

@@ -67,6 +67,7 @@ def ablations_command(tasks: Path, corpus: Path, checkpoint: Path | None, packag
     """The ablation table: each model component off in turn, one-shot EM and typing replay side by side."""
     from tqdm import tqdm
 
+    from indexer.errors import ShutkaError
     from training.completion_eval.harness import (
         EvalSettings,
         ablation_switches,
@@ -77,16 +78,12 @@ def ablations_command(tasks: Path, corpus: Path, checkpoint: Path | None, packag
     )
     from training.completion_eval.replay import Latencies, replay_package, summarize_engine
     from training.completion_eval.scoring import percentile
-    from training.completion_eval.tasks import load_tasks, package_folders
+    from training.completion_eval.tasks import tasks_by_package
 
-    folders = package_folders(corpus)
-    grouped: dict[str, list[Any]] = defaultdict(list)
-    for t in load_tasks(tasks):
-        grouped[t.package].append(t)
-    wanted = [p.strip() for p in packages.split(",")] if packages else sorted(grouped)
-    missing = [p for p in wanted if p not in folders or p not in grouped]
-    if missing:
-        raise click.ClickException(f"packages not in {corpus} or not in {tasks}: {', '.join(missing)}")
+    try:
+        folders, grouped, wanted = tasks_by_package(tasks, corpus, packages)
+    except ShutkaError as exc:
+        raise click.ClickException(str(exc)) from exc
     settings: dict[str, EvalSettings] = {}
     for name, flags in ROWS:
         base = EvalSettings(ablation_switches(**flags), online_titans=True)

@@ -38,7 +38,6 @@ import json
 import statistics
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -465,6 +464,7 @@ def replay_command(tasks: Path, corpus: Path, checkpoint: Path | None, threshold
     with baseline A (ungated and gated) and the copy-only ceiling in the same run."""
     from tqdm import tqdm
 
+    from indexer.errors import ShutkaError
     from training.completion_eval.calibration import format_reliability, reliability
     from training.completion_eval.harness import (
         EvalSettings,
@@ -472,7 +472,7 @@ def replay_command(tasks: Path, corpus: Path, checkpoint: Path | None, threshold
         open_package,
         with_variant_ranker,
     )
-    from training.completion_eval.tasks import load_tasks, package_folders
+    from training.completion_eval.tasks import tasks_by_package
 
     switches = ablation_switches(no_hoprag, no_titans, no_decoding, no_latent, no_generation, no_edit)
     settings, note = with_variant_ranker(EvalSettings(switches, quantized=not fp32, threshold=threshold,
@@ -482,14 +482,10 @@ def replay_command(tasks: Path, corpus: Path, checkpoint: Path | None, threshold
     flags = [name for name, on in (("no-hoprag", no_hoprag), ("no-titans", no_titans), ("no-decoding", no_decoding),
                                    ("no-latent", no_latent), ("no-generation", no_generation), ("no-edit", no_edit),
                                    ("online", online), ("fp32", fp32)) if on]
-    folders = package_folders(corpus)
-    grouped: dict[str, list[Task]] = defaultdict(list)
-    for t in load_tasks(tasks):
-        grouped[t.package].append(t)
-    wanted = [p.strip() for p in packages.split(",")] if packages else sorted(grouped)
-    missing = [p for p in wanted if p not in folders or p not in grouped]
-    if missing:
-        raise click.ClickException(f"packages not in {corpus} or not in {tasks}: {', '.join(missing)}")
+    try:
+        folders, grouped, wanted = tasks_by_package(tasks, corpus, packages)
+    except ShutkaError as exc:
+        raise click.ClickException(str(exc)) from exc
     chosen = {p: sorted(grouped[p], key=lambda t: (t.file, t.line_no))[:limit] for p in wanted}
     results: list[LineResult] = []
     latency: dict[str, dict[str, float]] = {}

@@ -12,7 +12,7 @@ from indexer.errors import ShutkaError
 SOURCE_SUFFIXES = (".ts", ".tsx", ".mts", ".cts")
 DECLARATION_SUFFIXES = (".d.ts", ".d.mts", ".d.cts")
 MANIFEST = ".corpus.json"
-__all__ = ["Task", "load_tasks", "package_folders", "read_text", "source_files"]
+__all__ = ["Task", "load_tasks", "package_folders", "read_text", "source_files", "tasks_by_package"]
 
 
 def load_tasks(path: str | os.PathLike[str], limit: int | None = None) -> list[Task]:
@@ -33,6 +33,22 @@ def load_tasks(path: str | os.PathLike[str], limit: int | None = None) -> list[T
             if limit and len(tasks) >= limit:
                 break
     return tasks
+
+
+def tasks_by_package(tasks_path: Path, corpus: Path, packages: str | None
+                     ) -> tuple[dict[str, Path], dict[str, list[Task]], list[str]]:
+    """The tasks of a JSONL file grouped by package, and the packages wanted (`packages`: comma-separated,
+    default all in the file). -> (package folders, tasks by package, wanted); a wanted package missing from
+    the corpus or the file is an error naming it."""
+    folders = package_folders(corpus)
+    grouped: dict[str, list[Task]] = {}
+    for t in load_tasks(tasks_path):
+        grouped.setdefault(t.package, []).append(t)
+    wanted = [p.strip() for p in packages.split(",")] if packages else sorted(grouped)
+    missing = [p for p in wanted if p not in folders or p not in grouped]
+    if missing:
+        raise ShutkaError(f"packages not in {corpus} or not in {tasks_path}: {', '.join(missing)}")
+    return folders, grouped, wanted
 
 
 def package_folders(corpus: str | os.PathLike[str]) -> dict[str, Path]:
