@@ -97,5 +97,5 @@ def test_a_signal_turned_off_serves_the_ranker_trained_without_it(basic_workspac
     Ranker(temperature=2.5).save(variant_path(main, "decoding"))
     with open_runtime(basic_workspace, checkpoint=ckpt, sync=True, completion={"use_decoding": False}) as rt:
         assert rt.parts.completer.ranker.temperature == 2.5
-    with open_runtime(basic_workspace, checkpoint=ckpt, sync=True) as rt:
+    with open_runtime(basic_workspace, checkpoint=ckpt, sync=True, completion={"use_decoding": True}) as rt:
         assert rt.parts.completer.ranker.temperature == 1.25

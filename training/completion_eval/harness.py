@@ -18,7 +18,7 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,12 @@ ABLATION_GROUPS = VARIANT_GROUPS
 """Ablations that have a ranker trained without their features (`variant_path`; `shutka train ranker` writes them)."""
 
 
+def within(engine: Switches, asked: Switches) -> Switches:
+    """The switches an evaluation runs: an ablation turns off what the engine has on (its workspace's
+    `[completion]` settings), never the reverse."""
+    return Switches(**{f.name: getattr(engine, f.name) and getattr(asked, f.name) for f in fields(engine)})
+
+
 def ablation_switches(no_hoprag: bool = False, no_titans: bool = False, no_decoding: bool = False,
                       no_latent: bool = False, no_generation: bool = False, no_edit: bool = False) -> Switches:
     """The `--no-…` flags of `shutka eval` and `shutka eval replay` as engine switches (no decoding: no
@@ -128,6 +134,7 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
             completer.ranker = adapt_for_package(runtime, tasks, settings, completer.ranker)
         threshold = completer.config.miras_confidence_threshold if settings.use_gate else 0.0
         results = []
+        switches = within(completer.switches, settings.switches)
         ordered = sorted(tasks, key=lambda t: (t.file, t.line_no))
         first_on_line: CompletionRequest | None = None
         for n, task in enumerate(ordered):
@@ -135,7 +142,7 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
             if n == 0 or (ordered[n - 1].file, ordered[n - 1].line_no) != (task.file, task.line_no):
                 first_on_line = request
             t0 = time.perf_counter()
-            analysis = completer.analyse(request, settings.switches)
+            analysis = completer.analyse(request, switches)
             latency = (time.perf_counter() - t0) * 1000
             best = analysis.best()
             prediction = best.text if best is not None else ""
@@ -151,7 +158,7 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
             last_on_line = n + 1 == len(ordered) or \
                 (ordered[n + 1].file, ordered[n + 1].line_no) != (task.file, task.line_no)
             # a line is written into the memory once, after every task on it (keystroke variants share it)
-            if settings.online_titans and settings.switches.titans and completer.titans is not None and last_on_line:
+            if settings.online_titans and switches.titans and completer.titans is not None and last_on_line:
                 completer.learn(first_on_line or request, task.cursor_prefix + task.target)
             results.append(result)
             if progress:

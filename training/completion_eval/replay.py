@@ -39,7 +39,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -288,11 +288,12 @@ def replay_package(runtime: Any, tasks: list[Task], a_threshold: float = A_THRES
     `settings` (a harness `EvalSettings`, optional): its switches and ranker replace the engine's for
     the run (the one-shot eval's ablations), and with `online_titans` the Titans memory learns each
     line as really typed after its replay (as the one-shot eval's `--online`)."""
+    from training.completion_eval.harness import within
+
     completer = runtime.parts.completer
     saved = completer.switches, completer.ranker
     if settings is not None:  # an ablation turns off what the engine has on, never the reverse
-        completer.switches = type(saved[0])(**{f.name: getattr(saved[0], f.name) and getattr(settings.switches, f.name)
-                                               for f in fields(saved[0])})
+        completer.switches = within(saved[0], settings.switches)
         if settings.ranker is not None:
             completer.ranker = settings.ranker
     if completer.titans is not None:
