@@ -1,9 +1,11 @@
-"""The `--no-…` ablation flags shared by `shutka eval` and `shutka eval replay` (click only, so the CLI
-loads fast); `harness.ablation_switches` turns them into the engine's switches."""
+"""The `--no-…` ablation flags shared by `shutka eval` and `shutka eval replay`, and the tasks / corpus /
+checkpoint options of the replay and ablation commands (click only, so the CLI loads fast);
+`harness.ablation_switches` turns the flags into the engine's switches."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -23,3 +25,13 @@ def ablation_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for flag, text in reversed(ABLATION_FLAGS):
         f = click.option(flag, is_flag=True, help=text)(f)
     return f
+
+
+def task_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --tasks, --corpus (both required) and --checkpoint to a click command."""
+    f = click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Model (default: the bundled one).")(f)
+    f = click.option("--corpus", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help="Corpus folder: one sub-folder per package.")(f)
+    return click.option("--tasks", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        help="Tasks JSONL (the bench format: ../shared/bench/README.md).")(f)

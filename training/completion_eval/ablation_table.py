@@ -26,6 +26,8 @@ from typing import Any
 
 import click
 
+from training.completion_eval.ablation_flags import task_options
+
 ROWS: tuple[tuple[str, dict[str, bool]], ...] = (
     ("full", {}),
     ("no-latent", {"no_latent": True}),
@@ -51,12 +53,7 @@ def format_rows(rows: dict[str, dict[str, Any]]) -> str:
 
 
 @click.command("ablations")
-@click.option("--tasks", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Tasks JSONL (the bench format: ../shared/bench/README.md).")
-@click.option("--corpus", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Corpus folder: one sub-folder per package.")
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Model (default: the bundled one).")
+@task_options
 @click.option("--packages", help="Comma-separated packages to run (default: all in the tasks file).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many one-shot tasks per package.")
 @click.option("--replay-limit", type=click.IntRange(min=1), default=10, show_default=True,

@@ -45,7 +45,7 @@ from typing import Any
 
 import click
 
-from training.completion_eval.ablation_flags import ablation_options
+from training.completion_eval.ablation_flags import ablation_options, task_options
 from training.completion_eval.scoring import percentile
 from training.completion_eval.tasks import Task
 
@@ -436,12 +436,7 @@ LEGEND = ("sav: characters saved, % of all characters typed after the indentatio
 
 
 @click.command("replay")
-@click.option("--tasks", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Tasks JSONL (the bench format: ../shared/bench/README.md).")
-@click.option("--corpus", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Corpus folder: one sub-folder per package.")
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Model (default: the bundled one).")
+@task_options
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Shutka's gate threshold (default: the shipped one).")
 @click.option("--a-threshold", type=float, default=A_THRESHOLD, show_default=True,
               help="Baseline A's gate: the BM25 score its pick needs to be shown (A-gated).")
