@@ -86,6 +86,9 @@ class ShutkaLanguageServer(LanguageServer):
         self.completion_turns: dict[tuple[str, str], int] = {}
         """Per request kind and document URI, how many completion requests arrived: a queued one that is no longer the
         latest is stale (lsp.features.completion)."""
+        self.ghosts: dict[str, Any] = {}
+        """Per document URI, the ghost text last shown (lsp.features.completion.Ghost): it stays while the
+        user types what it shows."""
         self.feedback_counts = {"accepted": 0, "rejected": 0}
         """Completion items the user accepted / rejected this session."""
         self.stack = contextlib.ExitStack()

@@ -3,9 +3,14 @@ text, LSP 3.18). Thin: the cursor becomes a CompletionRequest (`lsp.buffers`), t
 model pool after other buffers' pending edits, the result is converted by `lsp.convert`. A cancelled
 request returns at once; if it had not started yet, it never runs. So does a superseded one: a request
 still waiting for the model when a newer one for the same document arrives (the user typed on, and a
-client that does not cancel would otherwise queue a stale request per keystroke) is answered empty."""
+client that does not cancel would otherwise queue a stale request per keystroke) is answered empty.
+Ghost text stays while the user types what it shows: the next automatic request on that line answers
+with the rest of it at once, without the engine, until a typed character differs (no flicker)."""
 
 from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
 
 from lsprotocol import types
 
@@ -46,9 +51,16 @@ def register(server: ShutkaLanguageServer) -> None:
         request = await request_at(ls, uri, params.position, use_gate=not invoked)
         if request is None:
             return None
+        kept = None if invoked else typed_through(ls.ghosts.get(uri), request)
+        if kept is not None:
+            ls.assistant.remember(kept.request_id, request)
+            return types.InlineCompletionList(items=convert.inline_items(kept, request, uri, ls.encoding))
         result = await complete(ls, uri, request, "inline")
         if result is None:
             return types.InlineCompletionList(items=[])
+        ls.ghosts.pop(uri, None)
+        if not invoked and result.items:
+            ls.ghosts[uri] = Ghost.shown(request, result)
         return types.InlineCompletionList(items=convert.inline_items(result, request, uri, ls.encoding))
 
 
@@ -71,3 +83,44 @@ async def complete(ls: ShutkaLanguageServer, uri: str, request: CompletionReques
     if result is not None:
         ls.assistant.remember(result.request_id, request)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Ghost:
+    """The ghost text last shown in a document: its line, a digest of the text above that line, what was
+    typed on it before the cursor, and the answer (its first item is the ghost text)."""
+
+    line: int
+    above: str
+    typed: str
+    result: CompletionResult
+
+    @classmethod
+    def shown(cls, request: CompletionRequest, result: CompletionResult) -> Ghost:
+        above, typed = _cursor_line(request)
+        return cls(request.line, above, typed, result)
+
+
+def typed_through(ghost: Ghost | None, request: CompletionRequest) -> CompletionResult | None:
+    """The ghost text's answer with what has since been typed cut off its start, when the cursor is on the
+    same line, nothing above it changed, and the new characters are exactly the start of the ghost text
+    (and some of it is left); else None."""
+    if ghost is None or request.line != ghost.line:
+        return None
+    above, typed = _cursor_line(request)
+    first = ghost.result.items[0]
+    extra = typed[len(ghost.typed):]
+    if above != ghost.above or not extra or not typed.startswith(ghost.typed) or not first.text.startswith(extra):
+        return None
+    rest = first.text[len(extra):]
+    if not rest.split("\n", 1)[0].strip():
+        return None
+    return replace(ghost.result, items=(replace(first, text=rest),), latency_ms=0.0)
+
+
+def _cursor_line(request: CompletionRequest) -> tuple[str, str]:
+    """(digest of the text above the cursor's line, the line up to the cursor)."""
+    lines = request.text.split("\n", request.line + 1)
+    head = "\n".join(lines[: request.line])
+    line = lines[request.line] if request.line < len(lines) else ""
+    return hashlib.blake2b(head.encode("utf-8", "replace"), digest_size=16).hexdigest(), line[: request.column]

@@ -165,3 +165,38 @@ async def test_positions_are_utf16_code_units(lsp: Session) -> None:
         assert item.text_edit.range.start == types.Position(line=3, character=2)
         assert item.text_edit.new_text.startswith("const tag = '😋'; const p = add(origin, ")
     lsp.close(uri)
+
+
+async def test_ghost_text_stays_while_the_user_types_what_it_shows(lsp: Session) -> None:
+    """Typing the ghost text's next characters answers with the rest of it (the same answer: same request
+    id, no new engine run) until a character differs; then the engine is asked again."""
+    head = 'import { add, origin } from "./point";\n\nexport function k() {\n'
+    typed = "  const p = add(origin, "
+    uri = lsp.open("src/ghost.ts", head + typed)
+
+    async def ghost(column: int) -> types.InlineCompletionList:
+        result = await lsp.client.text_document_inline_completion_async(types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=3, character=column),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic)))
+        assert isinstance(result, types.InlineCompletionList)
+        return result
+
+    def type_at(column: int, text: str, version: int) -> None:
+        at = types.Position(line=3, character=column)
+        lsp.client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text=text)]))
+
+    first = await ghost(len(typed))
+    assert first.items, "the test needs a ghost text to type through"
+    shown = first.items[0].insert_text
+    request_id = first.items[0].command.arguments[0]["requestId"]
+    type_at(len(typed), shown[:2], 2)
+    kept = await ghost(len(typed) + 2)
+    assert [i.insert_text for i in kept.items] == [shown[2:]]
+    assert kept.items[0].command.arguments[0]["requestId"] == request_id
+    assert kept.items[0].range.start == types.Position(line=3, character=len(typed) + 2)
+    type_at(len(typed) + 2, "\u00a7", 3)  # a character the ghost text does not show: the engine is asked again
+    again = await ghost(len(typed) + 3)
+    assert all(i.command.arguments[0]["requestId"] != request_id for i in again.items)
+    lsp.close(uri)
