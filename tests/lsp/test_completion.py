@@ -92,14 +92,18 @@ async def test_an_unsaved_edit_in_one_buffer_feeds_the_next_completion_in_anothe
 
 async def test_cancelled_completions_answer_at_once_and_the_server_keeps_serving(lsp: Session) -> None:
     """A burst of requests queues behind the one model worker; the cancelled ones are answered with
-    RequestCancelled without running (those already done are answered normally)."""
-    uri = lsp.open("src/cancel.ts", B_TEXT)
-    params = types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri),
-                                    position=types.Position(line=3, character=len("  const p = add(")))
+    RequestCancelled without running (those already done are answered normally). One document each: a
+    queued request of a document that gets a newer one is answered at once anyway (superseded, below)."""
     burst = 16
-    futures = [asyncio.wrap_future(lsp.client.protocol.send_request(types.TEXT_DOCUMENT_COMPLETION, params,
+    uris = [lsp.open(f"src/cancel{i}.ts", B_TEXT) for i in range(burst)]
+    uri = uris[-1]
+    futures = [asyncio.wrap_future(lsp.client.protocol.send_request(types.TEXT_DOCUMENT_COMPLETION,
+                                                                   types.CompletionParams(
+                                                                       text_document=types.TextDocumentIdentifier(uri=u),
+                                                                       position=types.Position(
+                                                                           line=3, character=len("  const p = add("))),
                                                                    msg_id=f"cancel-{i}"))
-               for i in range(burst)]
+               for i, u in enumerate(uris)]
     for i in range(burst - 1):
         lsp.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=f"cancel-{i}"))
     outcomes = []
@@ -114,7 +118,8 @@ async def test_cancelled_completions_answer_at_once_and_the_server_keeps_serving
     assert last is not None and last.items
     assert "cancelled" in outcomes, outcomes
     assert (await lsp.complete(uri, 3, len("  const p = add("))) is not None
-    lsp.close(uri)
+    for u in uris:
+        lsp.close(u)
 
 
 async def test_stale_inline_requests_are_dropped_when_a_newer_one_arrives(lsp: Session) -> None:
