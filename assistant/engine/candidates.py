@@ -23,6 +23,8 @@ TOKEN_RE = re.compile(
     r"[A-Za-z_$][\w$]*|\d[\w.]*|===|!==|\*\*=|\.\.\.|=>|==|!=|<=|>=|&&|\|\||\?\?|\?\.|\+\+|--"
     r"|[+\-*/%&|^]=|\S")
 IDENT_RE = re.compile(r"[A-Za-z_$][\w$]*")
+TRAILING_NAME_RE = re.compile(r"[A-Za-z_$][\w$]*$")
+"""The identifier the text ends with (the word the cursor is in)."""
 KEYWORDS = frozenset(["abstract", "any", "as", "asserts", "async", "await", "bigint", "boolean", "break", "case", "catch", "class", "const", "constructor", "continue", "debugger", "declare", "default", "delete", "do", "else", "enum", "export", "extends", "false", "finally", "for", "from", "function", "get", "if", "implements", "import", "in", "infer", "instanceof", "interface", "is", "keyof", "let", "module", "namespace", "never", "new", "null", "number", "object", "of", "package", "private", "protected", "public", "readonly", "require", "return", "satisfies", "set", "static", "string", "super", "switch", "symbol", "this", "throw", "true", "try", "type", "typeof", "undefined", "unique", "unknown", "var", "void", "while", "with", "yield"])
 K1, B = 1.2, 0.75
 MAX_BACKOFF = 3
@@ -45,6 +47,11 @@ def tokens(text: str) -> list[str]:
 def identifiers(text: str) -> list[str]:
     """Identifiers of `text`, keywords excluded."""
     return [t for t in IDENT_RE.findall(text) if t not in KEYWORDS]
+
+
+def is_word_char(ch: str) -> bool:
+    """Whether a character may be part of an identifier."""
+    return ch.isalnum() or ch in "_$"
 
 
 def is_name(tok: str) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.engine.candidates import Candidate, normalize
+from assistant.engine.candidates import Candidate, is_word_char, normalize
 
 FEATURES: tuple[str, ...] = (
     # lexical
@@ -200,7 +200,7 @@ def task_features(options: list[Option], cursor_prefix: str) -> np.ndarray:
 
 def in_word(cursor_prefix: str) -> bool:
     """The cursor right after a word character: typing may be in the middle of a name."""
-    return bool(cursor_prefix) and (cursor_prefix[-1].isalnum() or cursor_prefix[-1] in "_$")
+    return bool(cursor_prefix) and is_word_char(cursor_prefix[-1])
 
 
 def word_features(options: list[Option], cursor_prefix: str) -> None:
@@ -209,7 +209,7 @@ def word_features(options: list[Option], cursor_prefix: str) -> None:
     if not in_word(cursor_prefix):
         return
     for o in options:
-        o.features[INDEX["continues_word"]] = float(in_word(o.text[:1]))
+        o.features[INDEX["continues_word"]] = float(bool(o.text) and is_word_char(o.text[0]))
 
 
 def ablate(features: np.ndarray, groups: tuple[str, ...]) -> np.ndarray:

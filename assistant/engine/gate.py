@@ -12,17 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from assistant.engine.candidates import is_word_char
+
 MIN_CHARS = 2
-
-
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch in "_$"
 
 
 def word_cuts(text: str) -> list[int]:
     """Lengths at which `text` may be cut without splitting a word, longest first (the whole text too)."""
     return [b for b in range(len(text), 0, -1)
-            if b == len(text) or not (_is_word(text[b - 1]) and _is_word(text[b]))]
+            if b == len(text) or not (is_word_char(text[b - 1]) and is_word_char(text[b]))]
 
 
 def sure_prefix(options: Sequence[tuple[str, float]], threshold: float) -> tuple[str, float] | None:

@@ -10,13 +10,12 @@ the same way: with the cursor inside a word it starts before the word and must s
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Callable
 
 from assistant.config import CompletionConfig
-from assistant.engine.candidates import Candidate, StoredLine, normalize
+from assistant.engine.candidates import TRAILING_NAME_RE, Candidate, StoredLine, is_word_char, normalize
 from assistant.engine.context import CursorContext
-from assistant.engine.features import Option
+from assistant.engine.features import Option, in_word
 from assistant.model.decoder import ContextState
 from assistant.model.jepa import UltraEfficientTextJEPA
 from assistant.tokenizer import TypeScriptTokenizer
@@ -24,7 +23,6 @@ from assistant.tokenizer import TypeScriptTokenizer
 CURSOR_TOKENS = 48
 """Room kept in the model window for the cursor line and a candidate."""
 GENERATE_TOKENS = 8
-PARTIAL_WORD_RE = re.compile(r"[A-Za-z_$][\w$]*$")
 HEAL_CHARS = 48
 """Longest partial word healed (re-spelt token by token); a longer run of word characters is no name
 being typed, and generation goes on after it."""
@@ -48,8 +46,8 @@ class OptionDecoder:
         prelim = sorted(options, key=lambda o: -(max(c.bm25 for c in o.sources) + 2.0 * len(o.sources) ** 0.5
                                                  + (3.0 if o.kind == "generated" else 0.0)))
         chosen = prelim[: self.config.scored_candidates]
-        typed_word = bool(ctx.cursor_prefix) and _is_word(ctx.cursor_prefix[-1])
-        at_cursor = [o for o in chosen if not (typed_word and o.text and _is_word(o.text[0]))]
+        typed_word = in_word(ctx.cursor_prefix)
+        at_cursor = [o for o in chosen if not (typed_word and o.text and is_word_char(o.text[0]))]
         whole_line = [o for o in chosen if o not in at_cursor]
         if at_cursor:
             seqs = [self.tokenizer.encode(o.text + "\n")[:CURSOR_TOKENS] for o in at_cursor]
@@ -103,7 +101,7 @@ class OptionDecoder:
     def _partial_token(self, typed: str) -> str:
         """With the cursor inside a word: the typed text from the start of the token that word begins in
         (`' ob'` + `'s'` for `= obs`: the space belongs to the word's first token), else ''."""
-        word = PARTIAL_WORD_RE.search(typed[-(HEAL_CHARS + 1):])
+        word = TRAILING_NAME_RE.search(typed[-(HEAL_CHARS + 1):])
         if word is None or len(word.group()) > HEAL_CHARS:
             return ""
         typed = typed[-(HEAL_CHARS + 1):]
@@ -129,10 +127,6 @@ class OptionDecoder:
             cached = self._stops = frozenset(stops)
         return cached
 
-
-
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch in "_$"
 
 
 class TokenPrefixes:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import re
 import threading
 import time
 import uuid
@@ -37,7 +36,15 @@ import numpy as np
 import torch
 
 from assistant.config import CompletionConfig
-from assistant.engine.candidates import Candidate, LineStore, StoredLine, identifiers, is_name, normalize
+from assistant.engine.candidates import (
+    TRAILING_NAME_RE,
+    Candidate,
+    LineStore,
+    StoredLine,
+    identifiers,
+    is_name,
+    normalize,
+)
 from assistant.engine.context import ContextBuilder, CursorContext
 from assistant.engine.edits import (
     analogy_renames,
@@ -75,7 +82,6 @@ from indexer.secrets import has_mask
 
 log = logging.getLogger(__name__)
 
-TRAILING_NAME_RE = re.compile(r"[A-Za-z_$][\w$]*$")
 CONTEXT_CHARS = 6000
 """Characters of the prefix tokenized per request (then cut to the model's window)."""
 NEAR_LINES = 3
