@@ -74,7 +74,7 @@ def score_continuations(trunk: Trunk, head: nn.Module, ctx: ContextState,
     mask = torch.cat([torch.ones(n, C, T, dtype=torch.bool),
                       causal.unsqueeze(0) & valid.unsqueeze(1)], dim=2)  # (N, C, T + C)
     mask |= ~valid.unsqueeze(2)  # padded queries attend anywhere (ignored), avoids empty rows
-    cache = ctx.cache.expand(n)
+    cache = ctx.cache.continued()
     out = trunk(ids, cache=cache, attn_mask=mask.unsqueeze(1))  # hidden (N, C, D)
     first = ctx.next_logprobs[ids[:, 0]]  # (N,)
     if C > 1:

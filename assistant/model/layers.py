@@ -72,12 +72,9 @@ class KVCache:
     own_keys: dict[int, Tensor] = field(default_factory=dict)  # block -> (B, H, P, E)
     own_values: dict[int, Tensor] = field(default_factory=dict)
 
-    def expand(self, batch: int) -> KVCache:
-        """The same context for `batch` continuations (or one generation: batch 1), shared, never copied."""
-        return self.continued()
-
     def continued(self) -> KVCache:
-        """A shared view of this context for continuations; this cache is left unchanged."""
+        """A shared view of this context for a batch of continuations (or one generation); this cache is
+        left unchanged."""
         return KVCache(dict(self.keys), dict(self.values), self.length, self.skipped, shared=True)
 
 
