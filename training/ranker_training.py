@@ -33,8 +33,6 @@ from training.completion_eval.tasks import package_folders
 
 log = logging.getLogger(__name__)
 
-VARIANTS = VARIANT_GROUPS
-
 
 def save_examples(path: Path, examples: list[RankingExample], packages: list[str]) -> None:
     counts = np.array([len(e.features) for e in examples], dtype=np.int64)
@@ -117,7 +115,7 @@ def fit_all(examples: list[RankingExample], owners: list[str], valid_spec: str
     train, valid = split_examples(examples, owners, valid_spec)
     main = Ranker.fit_ensemble(train, valid)
     variants = {}
-    for group in VARIANTS:
+    for group in VARIANT_GROUPS:
         def drop(es: list[RankingExample], g: str = group) -> list[RankingExample]:
             return [RankingExample(ablate(e.features, (g,)) if len(e.features) else e.features, e.task, e.gold)
                     for e in es]

@@ -23,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from assistant.engine.features import FEATURES, INDEX, TASK_FEATURES
+from assistant.engine.features import FEATURES, GROUPS, INDEX, TASK_FEATURES
 from assistant.errors import CheckpointCorrupt, CheckpointMismatch
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class RankerNet(nn.Module):
         return torch.cat([scores, self.null(task)], dim=1)
 
 
-VARIANT_GROUPS = ("hoprag", "titans", "decoding", "latent")
+VARIANT_GROUPS = tuple(GROUPS)
 """Signal groups a ranker is also trained without (`shutka train ranker` writes one variant each)."""
 
 

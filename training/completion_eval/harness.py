@@ -19,6 +19,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
+from itertools import groupby
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,6 @@ from assistant.engine.candidates import normalize, query_window, split_file
 from assistant.engine.pipeline import Switches
 from assistant.engine.ranker import VARIANT_GROUPS, Ranker, RankingExample, variant_path
 from assistant.runtime import Runtime, open_runtime
-from assistant.types import CompletionRequest
 from training.completion_eval.baselines import predict_a, predict_b
 from training.completion_eval.calibration import Reliability, reliability
 from training.completion_eval.scoring import Score, percentile, score
@@ -76,8 +77,6 @@ class TaskResult:
 
 # -- ablations ----------------------------------------------------------------------------------------------
 
-ABLATION_GROUPS = VARIANT_GROUPS
-"""Ablations that have a ranker trained without their features (`variant_path`; `shutka train ranker` writes them)."""
 
 
 def within(engine: Switches, asked: Switches) -> Switches:
@@ -95,13 +94,13 @@ def ablation_switches(no_hoprag: bool = False, no_titans: bool = False, no_decod
 
 
 def with_variant_ranker(settings: EvalSettings, checkpoint: Path | None) -> tuple[EvalSettings, str | None]:
-    """When exactly one group of ABLATION_GROUPS is off, the ranker trained without that signal (when one
+    """When exactly one group of VARIANT_GROUPS is off, the ranker trained without that signal (when one
     was shipped), else the main ranker with those features zeroed. -> (settings, a line saying which)."""
     from dataclasses import replace
 
     from assistant.checkpoints import resolve_checkpoint
 
-    off = [g for g in ABLATION_GROUPS if not getattr(settings.switches, g)]
+    off = [g for g in VARIANT_GROUPS if not getattr(settings.switches, g)]
     if len(off) != 1:
         return settings, None
     resolved = resolve_checkpoint(checkpoint)
@@ -135,34 +134,31 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
         threshold = completer.config.miras_confidence_threshold if settings.use_gate else 0.0
         results = []
         switches = within(completer.switches, settings.switches)
-        ordered = sorted(tasks, key=lambda t: (t.file, t.line_no))
-        first_on_line: CompletionRequest | None = None
-        for n, task in enumerate(ordered):
-            request = request_for(task, settings.fill_in_middle)
-            if n == 0 or (ordered[n - 1].file, ordered[n - 1].line_no) != (task.file, task.line_no):
-                first_on_line = request
-            t0 = time.perf_counter()
-            analysis = completer.analyse(request, switches)
-            latency = (time.perf_counter() - t0) * 1000
-            best = analysis.best()
-            prediction = best.text if best is not None else ""
-            confidence = float(analysis.probabilities.max()) if best is not None else 0.0
-            gold = normalize(task.target)
-            result = TaskResult(task.id, task.package, prediction, confidence,
-                                best is not None and confidence >= threshold, score(prediction, task.target),
-                                latency, any(o.key == gold for o in analysis.options), len(analysis.options))
-            if settings.compare_baselines:
-                result.baselines = baseline_scores(runtime, task)
-            if examples is not None:
-                examples.append(ranking_example(analysis, task.target))
-            last_on_line = n + 1 == len(ordered) or \
-                (ordered[n + 1].file, ordered[n + 1].line_no) != (task.file, task.line_no)
+        line_of = attrgetter("file", "line_no")
+        for _, tasks_on_line in groupby(sorted(tasks, key=line_of), key=line_of):
+            on_line = list(tasks_on_line)
+            for task in on_line:
+                t0 = time.perf_counter()
+                analysis = completer.analyse(request_for(task, settings.fill_in_middle), switches)
+                latency = (time.perf_counter() - t0) * 1000
+                best = analysis.best()
+                prediction = best.text if best is not None else ""
+                confidence = float(analysis.probabilities.max()) if best is not None else 0.0
+                gold = normalize(task.target)
+                result = TaskResult(task.id, task.package, prediction, confidence,
+                                    best is not None and confidence >= threshold, score(prediction, task.target),
+                                    latency, any(o.key == gold for o in analysis.options), len(analysis.options))
+                if settings.compare_baselines:
+                    result.baselines = baseline_scores(runtime, task)
+                if examples is not None:
+                    examples.append(ranking_example(analysis, task.target))
+                results.append(result)
+                if progress:
+                    progress(1)
             # a line is written into the memory once, after every task on it (keystroke variants share it)
-            if settings.online_titans and switches.titans and completer.titans is not None and last_on_line:
-                completer.learn(first_on_line or request, task.cursor_prefix + task.target)
-            results.append(result)
-            if progress:
-                progress(1)
+            if settings.online_titans and switches.titans and completer.titans is not None:
+                first = on_line[0]
+                completer.learn(request_for(first, settings.fill_in_middle), first.cursor_prefix + first.target)
         return results
     finally:
         completer.ranker = saved_ranker
