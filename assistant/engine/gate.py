@@ -23,6 +23,14 @@ def word_cuts(text: str) -> list[int]:
             if b == len(text) or not (is_word_char(text[b - 1]) and is_word_char(text[b]))]
 
 
+def first_shown(options: Sequence[tuple[str, float]], threshold: float) -> tuple[str, float] | None:
+    """What the gate shows first of `options` ((first line, probability), most probable first): the top
+    one when it clears `threshold`, else the start of it the options agree on (`sure_prefix`), else None."""
+    if options and options[0][1] >= threshold:
+        return options[0][0], options[0][1]
+    return sure_prefix(options, threshold)
+
+
 def sure_prefix(options: Sequence[tuple[str, float]], threshold: float) -> tuple[str, float] | None:
     """`options`: (first line of the text, probability), most probable first. -> (the longest word-cut
     start of the top option whose options' summed probability clears `threshold`, that sum), or None."""

@@ -190,12 +190,9 @@ class ShutkaLine:
         return self._cache[k]
 
     def _gated(self, k: int, threshold: float) -> tuple[str, float] | None:
-        from assistant.engine.gate import sure_prefix
+        from assistant.engine.gate import first_shown
 
-        cands = self._candidates(k)
-        if not cands:
-            return None
-        return cands[0] if cands[0][1] >= threshold else sure_prefix(cands, threshold)
+        return first_shown(self._candidates(k), threshold)
 
     def gated(self, k: int) -> str | None:
         shown = self._gated(k, self.threshold)
