@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
@@ -9,8 +11,21 @@ from fastapi import APIRouter, Body, Query
 from assistant.api.deps import AssistantDep
 from assistant.api.errors import APIError
 from assistant.api.schemas import TitansFile, TitansForgotten, TitansLoad, TitansSave, TitansStatsOut
+from assistant.service import Assistant
 
 router = APIRouter(prefix="/v1/titans", tags=["titans"])
+
+
+def _titans_file(assistant: Assistant, move: Callable[[str | None], Path], path: str | None,
+                 verb: str) -> TitansFile:
+    """Save or load (`move`) the memory at `path` (None: the workspace's own file); an OS error is a 400
+    naming the path."""
+    try:
+        done = move(path)
+    except OSError as exc:
+        raise APIError(400, f"cannot {verb} {path!r}: {exc.strerror or exc}", param="path",
+                       code="invalid_path") from exc
+    return TitansFile(path=str(done), episodes=assistant.titans_stats().episodes)
 
 
 @router.post("/save", response_model=TitansFile)
@@ -18,13 +33,7 @@ def save(assistant: AssistantDep,
          body: Annotated[TitansSave | None, Body()] = None) -> TitansFile:
     """Write the memory (weights, momentum, episodic store; safetensors) to `path`, by default the
     workspace's own file. Saves stay inside `.shutka/titans/`: Shutka never writes to the user's files."""
-    target = body.path if body and body.path else None
-    try:
-        path = assistant.titans_save(target)
-    except OSError as exc:
-        raise APIError(400, f"cannot write {target!r}: {exc.strerror or exc}", param="path",
-                       code="invalid_path") from exc
-    return TitansFile(path=str(path), episodes=assistant.titans_stats().episodes)
+    return _titans_file(assistant, assistant.titans_save, body.path if body and body.path else None, "write")
 
 
 @router.post("/load", response_model=TitansFile)
@@ -33,13 +42,7 @@ def load(assistant: AssistantDep,
     """Replace the memory with a saved one, by default the workspace's own file (what `titans/save`
     without a path writes); its episodes unknown to this workspace are dropped. Only files inside
     `.shutka/titans/` are read."""
-    source = body.path if body and body.path else None
-    try:
-        path = assistant.titans_load(source)
-    except OSError as exc:
-        raise APIError(400, f"cannot read {source!r}: {exc.strerror or exc}", param="path",
-                       code="invalid_path") from exc
-    return TitansFile(path=str(path), episodes=assistant.titans_stats().episodes)
+    return _titans_file(assistant, assistant.titans_load, body.path if body and body.path else None, "read")
 
 
 @router.post("/forget", response_model=TitansForgotten)
