@@ -75,7 +75,7 @@ def collect(corpus: Path, checkpoint: Path | None, packages: Iterable[str], file
     folders = package_folders(corpus)
     examples: list[RankingExample] = []
     owners: list[str] = []
-    settings = EvalSettings(online_titans=True)
+    settings = EvalSettings(online_titans=True, every_signal=True)
     for pkg in packages:
         if pkg not in folders:
             raise click.ClickException(f"package {pkg} is not in {corpus}")

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from assistant.engine.features import INDEX
 from assistant.engine.ranker import Ranker
 from training.completion_eval.baselines import predict_a, predict_b
 from training.completion_eval.make_tasks import make_tasks
 from training.completion_eval.scoring import identifier_f1, score
 from training.eval_cli import command as eval_command
-from training.ranker_training import files_seen_by, ranker_command, variant_path
+from training.ranker_training import files_seen_by, load_examples, ranker_command, variant_path
 
 
 def _service(i: int, name: str) -> str:
@@ -137,6 +138,10 @@ def test_ranker_training_writes_main_and_variants(corpus: Path, tiny_checkpoint:
         assert Ranker.load(variant_path(out, group)).trained
     again = CliRunner().invoke(ranker_command, args)  # cached examples are reused
     assert again.exit_code == 0 and "loaded" in again.output
+    # every signal is collected, the token head's too though `[completion]` has it off by default: the
+    # main ranker weighs it and its variants are fitted by zeroing one group
+    examples, _ = load_examples(cache)
+    assert any(e.features[:, INDEX["lm_scored"]].any() for e in examples if len(e.features))
 
 
 def test_unseen_by_leaves_out_exactly_the_files_phase1_trains_on(corpus: Path, tmp_path: Path) -> None:

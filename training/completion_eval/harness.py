@@ -55,6 +55,9 @@ class EvalSettings:
     block_skipping: bool = True
     ranker: Ranker | None = None
     """Use this ranker instead of the runtime's (ablation variants)."""
+    every_signal: bool = False
+    """Compute every signal group whatever the `[completion]` defaults (ranker training: its ablation
+    variants are fitted by zeroing a group, so the examples must hold them all)."""
 
 
 @dataclass(slots=True)
@@ -113,6 +116,8 @@ def with_variant_ranker(settings: EvalSettings, checkpoint: Path | None) -> tupl
 def open_package(package_dir: Path, checkpoint: Path | None, settings: EvalSettings) -> Any:
     overrides: dict[str, Any] = {"quantized": settings.quantized, "fill_in_middle": settings.fill_in_middle,
                                  "adapt": False, "block_skipping": settings.block_skipping}
+    if settings.every_signal:
+        overrides.update(use_decoding=True, use_hoprag=True, use_titans=True)
     if settings.threshold is not None:
         overrides["miras_confidence_threshold"] = settings.threshold
     return open_runtime(package_dir, checkpoint=checkpoint, sync=True, completion=overrides)
