@@ -64,7 +64,7 @@ from assistant.engine.features import (
     task_features,
     word_features,
 )
-from assistant.engine.gate import sure_prefix
+from assistant.engine.gate import in_prose, sure_prefix, threshold_at
 from assistant.engine.hoprag import HopResult, HopRetriever
 from assistant.engine.line_latents import LineLatents
 from assistant.engine.multiline import finish
@@ -239,13 +239,14 @@ class Completer:
     def complete(self, request: CompletionRequest) -> CompletionResult:
         t0 = time.perf_counter()
         analysis = self.analyse(request, keep=True)
-        threshold = self.config.miras_confidence_threshold
+        threshold = threshold_at(analysis.ctx.cursor_prefix, self.config.miras_confidence_threshold)
         gate = request.use_gate and self.config.use_gate
         order = np.argsort(-analysis.probabilities) if analysis.options else []
         items: list[Completion] = []
         hidden = 0
         limit = request.max_items or self.config.max_items
-        if gate and len(order) and float(analysis.probabilities[int(order[0])]) < threshold:
+        if gate and len(order) and float(analysis.probabilities[int(order[0])]) < threshold \
+                and not in_prose(analysis.ctx.cursor_prefix):
             partial = self._sure_prefix(analysis, order, threshold)
             if partial is not None:
                 items.append(partial)
@@ -278,7 +279,8 @@ class Completer:
     def explain(self, request: CompletionRequest) -> Explanation:
         t0 = time.perf_counter()
         a = self.analyse(request)
-        threshold = self.config.miras_confidence_threshold
+        threshold = threshold_at(a.ctx.cursor_prefix, self.config.miras_confidence_threshold)
+        prose = in_prose(a.ctx.cursor_prefix)
         from assistant.engine.features import FEATURES
 
         cands = []
@@ -291,6 +293,9 @@ class Completer:
             decision = "silent: no visible line continues what is typed"
         elif cands[0].shown:
             decision = f"shown: top confidence {cands[0].confidence:.2f} >= threshold {threshold:.2f}"
+        elif prose:
+            decision = (f"silent: in a comment or a string a whole line needs {threshold:.2f} (the top "
+                        f"{cands[0].confidence:.2f}), and no start of one is offered")
         elif (agreed := sure_prefix([(c.text.split("\n", 1)[0], c.confidence) for c in cands], threshold)):
             decision = (f"shown: {agreed[0]!r}, the start of the top candidates (together {agreed[1]:.2f} >= "
                         f"threshold {threshold:.2f}; the top alone {cands[0].confidence:.2f})")

@@ -26,6 +26,7 @@ from typing import Any
 
 from assistant.adaptation import adapt_ranker, ranking_example, request_for
 from assistant.engine.candidates import normalize, query_window, split_file
+from assistant.engine.gate import threshold_at
 from assistant.engine.pipeline import Switches
 from assistant.engine.ranker import VARIANT_GROUPS, Ranker, RankingExample, variant_path
 from assistant.runtime import Runtime, open_runtime
@@ -136,7 +137,7 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
     try:
         if settings.adapt:
             completer.ranker = adapt_for_package(runtime, tasks, settings, completer.ranker)
-        threshold = completer.config.miras_confidence_threshold if settings.use_gate else 0.0
+        threshold = completer.config.miras_confidence_threshold
         results = []
         switches = within(completer.switches, settings.switches)
         line_of = attrgetter("file", "line_no")
@@ -150,8 +151,9 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
                 prediction = best.text if best is not None else ""
                 confidence = float(analysis.probabilities.max()) if best is not None else 0.0
                 gold = normalize(task.target)
-                result = TaskResult(task.id, task.package, prediction, confidence,
-                                    best is not None and confidence >= threshold, score(prediction, task.target),
+                shown = best is not None and (not settings.use_gate or
+                                              confidence >= threshold_at(task.cursor_prefix, threshold))
+                result = TaskResult(task.id, task.package, prediction, confidence, shown, score(prediction, task.target),
                                     latency, any(o.key == gold for o in analysis.options), len(analysis.options))
                 if settings.compare_baselines:
                     result.baselines = baseline_scores(runtime, task)

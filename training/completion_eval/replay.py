@@ -192,7 +192,7 @@ class ShutkaLine:
     def _gated(self, k: int, threshold: float) -> tuple[str, float] | None:
         from assistant.engine.gate import first_shown
 
-        return first_shown(self._candidates(k), threshold)
+        return first_shown(self._candidates(k), threshold, self.indent + self.body[:k])
 
     def gated(self, k: int) -> str | None:
         shown = self._gated(k, self.threshold)
