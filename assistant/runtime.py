@@ -108,11 +108,11 @@ def load_model(checkpoint: str | os.PathLike[str] | None, quantized: bool) -> tu
 def load_ranker(workspace: Workspace, checkpoint: Checkpoint, off: tuple[str, ...] = ()) -> Ranker:
     """The workspace-adapted ranker, else the one shipped beside the checkpoint, else the heuristic.
 
-    With one signal group `off` (`[completion] use_decoding = false`, …), the shipped ranker trained
-    without it comes before the main one, which would read the missing signal's zeros as evidence (an
-    adapted ranker learnt from this engine's own signals, the group's zeros included)."""
+    With signal groups `off` (`[completion] use_decoding = false`, …), the shipped ranker trained
+    without them (when one was) comes before the main one, which would read the missing signals' zeros as
+    evidence (an adapted ranker learnt from this engine's own signals, the groups' zeros included)."""
     shipped = checkpoint.path.with_name(checkpoint.path.stem + ".ranker.safetensors") if checkpoint.path else None
-    variant = variant_path(shipped, off[0]) if shipped is not None and len(off) == 1 else None
+    variant = variant_path(shipped, off) if shipped is not None and off else None
     for path in (workspace.state_dir / RANKER_NAME, variant, shipped):
         if path is not None and path.is_file():
             try:

@@ -14,8 +14,9 @@
    package gives at most `--files` x `--lines` tasks, so none drowns the others.
 2. The examples (options' features, task features, index of the right option) are cached as .npz.
 3. A listwise ranker (five seeds, averaged into one) is fitted on most packages and calibrated
-   (temperature) on held-out ones; one variant per ablation group is fitted with that group's
-   features zeroed, so `shutka eval --no-…` measures a ranker that never relied on the missing signal.
+   (temperature) on held-out ones; one variant per set of ablation groups (VARIANTS) is fitted with
+   those groups' features zeroed, so `shutka eval --no-…` measures a ranker that never relied on the
+   missing signals.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import click
 import numpy as np
 
 from assistant.engine.features import FEATURES, TASK_FEATURES, ablate
-from assistant.engine.ranker import VARIANT_GROUPS, Ranker, RankingExample, variant_path
+from assistant.engine.ranker import VARIANTS, Ranker, RankingExample, variant_path
 from training.completion_eval.harness import EvalSettings, open_package, run_package
 from training.completion_eval.keystroke_tasks import with_keystrokes
 from training.completion_eval.make_tasks import make_tasks
@@ -115,20 +116,19 @@ def split_examples(examples: list[RankingExample], owners: list[str], valid: str
 
 
 def fit_all(examples: list[RankingExample], owners: list[str], valid_spec: str
-            ) -> tuple[Ranker, dict[str, Ranker], dict[str, float]]:
+            ) -> tuple[Ranker, dict[tuple[str, ...], Ranker], dict[str, float]]:
+    """The main ranker and one variant per set of VARIANTS (fitted with those groups' features zeroed)."""
     train, valid = split_examples(examples, owners, valid_spec)
     main = Ranker.fit_ensemble(train, valid)
-    variants = {}
-    for group in VARIANT_GROUPS:
-        def drop(es: list[RankingExample], g: str = group) -> list[RankingExample]:
-            return [RankingExample(ablate(e.features, (g,)) if len(e.features) else e.features, e.task, e.gold)
-                    for e in es]
-        variants[group] = Ranker.fit_ensemble(drop(train), drop(valid))
+
+    def drop(es: list[RankingExample], groups: tuple[str, ...]) -> list[RankingExample]:
+        return [RankingExample(ablate(e.features, groups) if len(e.features) else e.features, e.task, e.gold)
+                for e in es]
+
+    variants = {groups: Ranker.fit_ensemble(drop(train, groups), drop(valid, groups)) for groups in VARIANTS}
     report = {"train_tasks": len(train), "valid_tasks": len(valid),
               "valid_top1": _top1(main, valid), "valid_oracle": _oracle(valid),
-              **{f"valid_top1_no_{g}": _top1(r, [RankingExample(ablate(e.features, (g,)) if len(e.features) else
-                                                                e.features, e.task, e.gold) for e in valid])
-                 for g, r in variants.items()}}
+              **{f"valid_top1_no_{'+'.join(g)}": _top1(r, drop(valid, g)) for g, r in variants.items()}}
     return main, variants, report
 
 
@@ -195,7 +195,7 @@ def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude
             save_examples(examples_path, examples, owners)
     main, variants, report = fit_all(examples, owners, valid)
     main.save(out)
-    for group, ranker in variants.items():
-        ranker.save(variant_path(out, group))
+    for groups, ranker in variants.items():
+        ranker.save(variant_path(out, groups))
     click.echo(f"ranker -> {out} (temperature {main.temperature:.2f}); " +
                ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in report.items()))

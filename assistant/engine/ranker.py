@@ -53,12 +53,18 @@ class RankerNet(nn.Module):
 
 
 VARIANT_GROUPS = tuple(GROUPS)
-"""Signal groups a ranker is also trained without (`shutka train ranker` writes one variant each)."""
+"""Signal groups that can be switched off (`[completion]`, `shutka eval --no-…`)."""
+VARIANTS: tuple[tuple[str, ...], ...] = (*((g,) for g in VARIANT_GROUPS),
+                                         *(("decoding", g) for g in VARIANT_GROUPS if g != "decoding"))
+"""The sets of groups a ranker is also trained without (`shutka train ranker` writes one variant each):
+each group alone, and, since the token head is off by default, the token head with each other one, so a
+workspace that turns one more group off is served a ranker that never relied on either."""
 
 
-def variant_path(path: Path, group: str) -> Path:
-    """Where the ranker trained without `group`'s features lies, beside the ranker at `path`."""
-    return path.with_name(path.name.replace(".ranker.safetensors", f".ranker-no-{group}.safetensors"))
+def variant_path(path: Path, groups: str | tuple[str, ...]) -> Path:
+    """Where the ranker trained without `groups`' features lies, beside the ranker at `path`."""
+    name = "-".join(sorted((groups,) if isinstance(groups, str) else groups))
+    return path.with_name(path.name.replace(".ranker.safetensors", f".ranker-no-{name}.safetensors"))
 
 
 class Ranker:

@@ -99,3 +99,9 @@ def test_a_signal_turned_off_serves_the_ranker_trained_without_it(basic_workspac
         assert rt.parts.completer.ranker.temperature == 2.5
     with open_runtime(basic_workspace, checkpoint=ckpt, sync=True, completion={"use_decoding": True}) as rt:
         assert rt.parts.completer.ranker.temperature == 1.25
+    # one more group off than the default: the ranker trained without both
+    Ranker(temperature=0.75).save(variant_path(main, ("titans", "decoding")))
+    assert variant_path(main, ("titans", "decoding")).name == "m.ranker-no-decoding-titans.safetensors"
+    with open_runtime(basic_workspace, checkpoint=ckpt, sync=True,
+                      completion={"use_decoding": False, "use_titans": False}) as rt:
+        assert rt.parts.completer.ranker.temperature == 0.75

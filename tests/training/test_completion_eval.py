@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.engine.features import INDEX
-from assistant.engine.ranker import Ranker
+from assistant.engine.ranker import VARIANTS, Ranker
 from training.completion_eval.baselines import predict_a, predict_b
 from training.completion_eval.make_tasks import make_tasks
 from training.completion_eval.scoring import identifier_f1, score
@@ -134,8 +134,9 @@ def test_ranker_training_writes_main_and_variants(corpus: Path, tiny_checkpoint:
     result = CliRunner().invoke(ranker_command, args)
     assert result.exit_code == 0, result.output
     assert Ranker.load(out).trained
-    for group in ("hoprag", "titans", "decoding", "latent"):
-        assert Ranker.load(variant_path(out, group)).trained
+    for groups in VARIANTS:
+        assert Ranker.load(variant_path(out, groups)).trained
+    assert variant_path(out, ("decoding", "latent")).is_file(), "the token head off with one more group"
     again = CliRunner().invoke(ranker_command, args)  # cached examples are reused
     assert again.exit_code == 0 and "loaded" in again.output
     # every signal is collected, the token head's too though `[completion]` has it off by default: the

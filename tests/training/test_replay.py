@@ -206,7 +206,8 @@ def test_sweep_replays_the_gate_at_each_threshold_over_the_same_asks(tmp_path: P
 
 
 def test_ablation_table_measures_every_row_one_shot_and_typed(tmp_path: Path, tiny_checkpoint: Path) -> None:
-    from training.completion_eval.ablation_table import ROWS
+    from training.completion_eval.ablation_table import rows_for
+    from training.completion_eval.harness import product_switches
 
     corpus = _package(tmp_path / "corpus")
     tasks = _write_tasks(tmp_path / "tasks.jsonl", corpus)
@@ -216,12 +217,25 @@ def test_ablation_table_measures_every_row_one_shot_and_typed(tmp_path: Path, ti
                                             "--out", str(out)])
     assert res.exit_code == 0, res.output
     rows = json.loads(out.read_text())["rows"]
-    assert list(rows) == [name for name, _ in ROWS]
+    assert list(rows) == [name for name, _ in rows_for(product_switches())]
+    assert "+token-head" in rows, "the token head is off by default: its row turns it on"
     for name, row in rows.items():
         assert row["n"] == 2 and row["lines"] == 1, name
         assert 0 <= row["em"] <= 100 and 0 <= row["saved"] <= 100 and row["keystrokes"] >= 1
         assert name in res.output
     assert "dsaved" in res.output
+
+
+def test_ablation_rows_flip_each_component_of_the_product() -> None:
+    from assistant.engine.pipeline import Switches
+    from training.completion_eval.ablation_table import rows_for
+
+    rows = dict(rows_for(Switches(decoding=False)))
+    assert list(rows) == ["full", "+token-head", "no-latent", "no-titans", "no-hoprag"]
+    assert rows["+token-head"].decoding and rows["+token-head"].generation
+    assert not rows["no-titans"].titans and not rows["no-titans"].decoding
+    on = dict(rows_for(Switches()))
+    assert list(on) == ["full", "no-token-head", "no-latent", "no-generation", "no-titans", "no-hoprag"]
 
 
 @pytest.mark.parametrize(("flags", "named"), [(["--no-latent"], ["no-latent"]), (["--no-decoding"], ["no-decoding"]),

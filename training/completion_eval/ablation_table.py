@@ -1,18 +1,19 @@
 """`shutka eval ablations`: does each model component earn its place? One table, every row measured in
-the same run on the same runtime (each package indexed once):
+the same run on the same runtime (each package indexed once, every signal computed):
 
-    full          the product
-    no-latent     no JEPA latent similarity, no bank search
-    no-decoding   no token head: no scoring, no generation
-    no-generation no generated candidates (the token head still scores)
-    no-titans     no Titans read-out or recall (the others learn online)
-    no-hoprag     no cross-file retrieval
+    full           the product, as the default `[completion]` settings run it
+    +token-head    the token head on (scoring and generation) when the product has it off, else
+    no-token-head  the token head off
+    no-latent      no JEPA latent similarity, no bank search
+    no-generation  no generated candidates (the token head still scores; only when the product has it on)
+    no-titans      no Titans read-out or recall (the others learn online)
+    no-hoprag      no cross-file retrieval
 
 Each row: the one-shot eval (EM / ES, gate coverage and precision) on every task, and the typing replay
 (characters saved, wrong suggestions per 100 keystrokes, lines finished, engine time per keystroke p50/p95)
 on the first `--replay-limit` lines of each package. Titans learns online in every row (each task's and
-each replayed line after it is asked), as it does in an editor; a row whose group has a ranker trained
-without it (`shutka train ranker` writes them) uses that ranker.
+each replayed line after it is asked), as it does in an editor; a row runs the ranker trained without the
+groups it has off (`shutka train ranker` writes them), where there is one.
 """
 
 from __future__ import annotations
@@ -21,21 +22,25 @@ import json
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from assistant.engine.pipeline import Switches
 from training.completion_eval.ablation_flags import task_options
 
-ROWS: tuple[tuple[str, dict[str, bool]], ...] = (
-    ("full", {}),
-    ("no-latent", {"no_latent": True}),
-    ("no-decoding", {"no_decoding": True}),
-    ("no-generation", {"no_generation": True}),
-    ("no-titans", {"no_titans": True}),
-    ("no-hoprag", {"no_hoprag": True}),
-)
+
+def rows_for(product: Switches) -> list[tuple[str, Switches]]:
+    """The table's rows around `product`: each component flipped in turn (see the module)."""
+    head = not product.decoding
+    rows = [("full", product),
+            ("+token-head" if head else "no-token-head", replace(product, decoding=head, generation=head))]
+    for group in ("latent", "generation", "titans", "hoprag"):
+        if getattr(product, group) and (group != "generation" or product.decoding):
+            rows.append((f"no-{group}", replace(product, **{group: False})))
+    return rows
 
 
 def format_rows(rows: dict[str, dict[str, Any]]) -> str:
@@ -67,8 +72,8 @@ def ablations_command(tasks: Path, corpus: Path, checkpoint: Path | None, packag
     from indexer.errors import ShutkaError
     from training.completion_eval.harness import (
         EvalSettings,
-        ablation_switches,
         open_package,
+        product_switches,
         run_package,
         summarize,
         with_variant_ranker,
@@ -82,28 +87,28 @@ def ablations_command(tasks: Path, corpus: Path, checkpoint: Path | None, packag
     except ShutkaError as exc:
         raise click.ClickException(str(exc)) from exc
     settings: dict[str, EvalSettings] = {}
-    for name, flags in ROWS:
-        base = EvalSettings(ablation_switches(**flags), online_titans=True)
+    for name, switches in rows_for(product_switches()):
+        base = EvalSettings(switches, online_titans=True, every_signal=True)
         settings[name], note = with_variant_ranker(base, checkpoint)
         if note:
             click.echo(f"{name}: {note}", err=True)
     one_shot: dict[str, list[Any]] = defaultdict(list)
     typed: dict[str, list[Any]] = defaultdict(list)
-    latencies = {name: Latencies() for name, _ in ROWS}
+    latencies = {name: Latencies() for name in settings}
     t0 = time.monotonic()
-    with tqdm(total=len(wanted) * len(ROWS), unit="row", file=sys.stderr, desc="ablations") as bar:
+    with tqdm(total=len(wanted) * len(settings), unit="row", file=sys.stderr, desc="ablations") as bar:
         for pkg in wanted:
             chosen = grouped[pkg][:limit] if limit else grouped[pkg]
             lines = sorted(grouped[pkg], key=lambda t: (t.file, t.line_no))[:replay_limit]
             with open_package(folders[pkg], checkpoint, settings["full"]) as runtime:
-                for name, _ in ROWS:
+                for name in settings:
                     bar.set_postfix_str(f"{pkg} {name}")
                     runtime.parts.completer.clear_caches()
                     one_shot[name] += run_package(runtime, chosen, settings[name])
                     typed[name] += replay_package(runtime, lines, settings=settings[name], latencies=latencies[name])
                     bar.update(1)
     rows: dict[str, dict[str, Any]] = {}
-    for name, _ in ROWS:
+    for name in settings:
         s = summarize(one_shot[name])
         e = summarize_engine(r.engines["shutka"] for r in typed[name])
         rows[name] = {"n": s["n"], "em": s["em"], "es": s["es"], "coverage": s["coverage"],

@@ -97,21 +97,33 @@ def ablation_switches(no_hoprag: bool = False, no_titans: bool = False, no_decod
                     generation=not (no_generation or no_decoding), edit=not no_edit)
 
 
+def product_switches() -> Switches:
+    """What the engine computes with the default `[completion]` settings (the benchmark's packages have no
+    shutka.toml of their own)."""
+    from assistant.config import CompletionConfig
+
+    config = CompletionConfig()
+    return Switches(hoprag=config.use_hoprag, titans=config.use_titans, decoding=config.use_decoding)
+
+
 def with_variant_ranker(settings: EvalSettings, checkpoint: Path | None) -> tuple[EvalSettings, str | None]:
-    """When exactly one group of VARIANT_GROUPS is off, the ranker trained without that signal (when one
-    was shipped), else the main ranker with those features zeroed. -> (settings, a line saying which)."""
+    """When the evaluation turns groups off, the ranker trained without every group then off (the asked ones
+    and those the defaults leave off; with `every_signal`, the asked ones only), when one was shipped, else
+    the main ranker with those features zeroed. -> (settings, a line saying which). Nothing asked off: the
+    runtime's own ranker, which it chose for its settings."""
     from dataclasses import replace
 
     from assistant.checkpoints import resolve_checkpoint
 
-    off = [g for g in VARIANT_GROUPS if not getattr(settings.switches, g)]
-    if len(off) != 1:
+    if all(getattr(settings.switches, g) for g in VARIANT_GROUPS):
         return settings, None
+    switches = settings.switches if settings.every_signal else within(product_switches(), settings.switches)
+    off = tuple(g for g in VARIANT_GROUPS if not getattr(switches, g))
     resolved = resolve_checkpoint(checkpoint)
-    path = variant_path(resolved.with_name(resolved.stem + ".ranker.safetensors"), off[0])
+    path = variant_path(resolved.with_name(resolved.stem + ".ranker.safetensors"), off)
     if path.is_file():
         return replace(settings, ranker=Ranker.load(path)), f"ablation ranker: {path.name}"
-    return settings, f"no ranker trained without {off[0]}: the main ranker runs with those features zeroed"
+    return settings, f"no ranker trained without {' and '.join(off)}: the main ranker runs with those features zeroed"
 
 
 def open_package(package_dir: Path, checkpoint: Path | None, settings: EvalSettings) -> Any:
