@@ -1,15 +1,13 @@
 """`shutka train default`: the bundled default model, reproducibly, in one command.
 
-    shutka train default --corpus CORPUS/train --calibrate-on CORPUS/train/immer --ranker-corpus CORPUS/ranker \
-        --workdir checkpoints/default
+    shutka train default --corpus CORPUS/train --calibrate-on CORPUS/train/immer --workdir checkpoints/default
 
 1. phase 1 with the `default_cpu` preset on the train corpus only (about 100 minutes on 2 CPU cores;
    resumable: run the same command again after an interruption)
 2. export: int8 weights (embeddings as int8 rows), the EAU skip threshold calibrated so 30% of
    requests skip the middle blocks -> assistant/default_model/shutka-small.safetensors
 3. the completion ranker and its ablation variants, trained on tasks made from the train corpus's
-   files that phase 1 did not train on (`--unseen-by default_cpu`) and from the ranker corpus
-   (`training/completion_eval/ranker_packages.txt`, packages the model never saw)
+   files that phase 1 did not train on (`--unseen-by default_cpu`)
 """
 
 from __future__ import annotations
@@ -36,15 +34,11 @@ def _shutka(*args: str) -> None:
 @click.option("--calibrate-on", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
               help="Code the skip threshold is calibrated on: held out from phase 1, never a dev package "
                    "(the bundled model used CORPUS/train/immer, default_cpu's validation package).")
-@click.option("--ranker-corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Packages the model never trained on, for the ranker's tasks too (the bundled ranker used "
-                   "the packages of training/completion_eval/ranker_packages.txt).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("checkpoints/default"),
               show_default=True, help="Where the fp32 run, resume file and metrics go.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The inference file (default: the bundled checkpoint's path in this package).")
-def default_command(corpus: Path, calibrate_on: Path, ranker_corpus: Path | None, workdir: Path,
-                    out: Path | None) -> None:
+def default_command(corpus: Path, calibrate_on: Path, workdir: Path, out: Path | None) -> None:
     """Train, export and rank: the bundled default model from the train corpus, resumably."""
     out = out or bundled_checkpoint()
     resume = ["--resume"] if (workdir / "last_phase1.safetensors").exists() else []
@@ -54,5 +48,4 @@ def default_command(corpus: Path, calibrate_on: Path, ranker_corpus: Path | None
     _shutka("train", "export", "--checkpoint", str(workdir / "best_model.pt"), "--out", str(out),
             "--calibrate-on", str(calibrate_on), "--skip-rate", "0.3", "--contexts", "300")
     _shutka("train", "ranker", "--corpus", str(corpus), "--checkpoint", str(out), "--unseen-by", "default_cpu",
-            *(["--unseen-corpus", str(ranker_corpus)] if ranker_corpus else []),
             "--examples", str(workdir / "ranker_examples.npz"))

@@ -7,11 +7,7 @@
    index as context, as a user's workspace would hold them. Each package is indexed
    by the real runtime, and the engine analyses every task under the bench's visibility rule with
    online Titans learning on (the user's lines are written after each task, file by file), so every
-   signal, the memory's included, appears as it will at completion time. `--unseen-corpus` adds packages
-   the model never trained on (every file may give tasks; the bundled ranker's are listed in
-   `completion_eval/ranker_packages.txt`): the unseen files of the train corpus are mostly one package's,
-   and a ranker fitted to them generalised worse (dev, one-shot and typed; see the Kaggle guide). Every
-   package gives at most `--files` x `--lines` tasks, so none drowns the others.
+   signal, the memory's included, appears as it will at completion time.
 2. The examples (options' features, task features, index of the right option) are cached as .npz.
 3. A listwise ranker (five seeds, averaged into one) is fitted on most packages and calibrated
    (temperature) on held-out ones; one variant per set of ablation groups (VARIANTS) is fitted with
@@ -154,16 +150,11 @@ def _oracle(examples: list[RankingExample]) -> float:
 @click.option("--unseen-by", "unseen_by", metavar="CONFIG",
               help="The checkpoint's phase-1 config (TOML or preset): tasks only from files that run did not "
                    "train on.")
-@click.option("--unseen-corpus", "unseen_corpora", multiple=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Another corpus of packages the checkpoint never trained on (repeatable; every file may give "
-                   "tasks): code unlike the train corpus's, so the ranker learns what generalises.")
 @click.option("--valid", default="fraction:0.2", show_default=True,
               help="Held out to calibrate and report: comma-separated packages, or fraction:F of each package's files.")
-@click.option("--files", default=40, show_default=True,
-              help="Files sampled per package (one cap for every package: a package with many files does not "
-                   "drown the others).")
-@click.option("--lines", default=10, show_default=True, help="Lines sampled per file.")
+@click.option("--files", default=150, show_default=True, help="Files sampled per package.")
+@click.option("--lines", default=24, show_default=True,
+              help="Lines sampled per file (more examples, a ranker that varies less between runs).")
 @click.option("--files-per-dir", default=12, show_default=True, help="Files sampled per folder at most.")
 @click.option("--keystrokes", default=3, show_default=True,
               help="Extra cursor positions per sampled line, anywhere in it (mid-word too): the gate learns "
@@ -174,7 +165,7 @@ def _oracle(examples: list[RankingExample]) -> float:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Ranker file (default: <checkpoint stem>.ranker.safetensors beside the checkpoint).")
 def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude: str, unseen_by: str | None,
-                   unseen_corpora: tuple[Path, ...], valid: str, files: int, lines: int, files_per_dir: int, keystrokes: int, seed: int,
+                   valid: str, files: int, lines: int, files_per_dir: int, keystrokes: int, seed: int,
                    examples_path: Path | None, out: Path | None) -> None:
     """Train the completion ranker (and its ablation variants) for CHECKPOINT on tasks made from CORPUS."""
     out = out or checkpoint.with_name(checkpoint.stem + ".ranker.safetensors")
@@ -187,10 +178,6 @@ def ranker_command(corpus: Path, checkpoint: Path, packages: str | None, exclude
             [p for p in package_folders(corpus) if p not in skip]
         seen = files_seen_by(unseen_by, corpus) if unseen_by else None
         examples, owners = collect(corpus, checkpoint, names, files, lines, seed, files_per_dir, seen, keystrokes)
-        for other in unseen_corpora:
-            more, more_owners = collect(other, checkpoint, [p for p in package_folders(other) if p not in skip],
-                                        files, lines, seed, files_per_dir, None, keystrokes)
-            examples, owners = examples + more, owners + more_owners
         if examples_path is not None:
             save_examples(examples_path, examples, owners)
     main, variants, report = fit_all(examples, owners, valid)

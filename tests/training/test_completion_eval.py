@@ -145,24 +145,6 @@ def test_ranker_training_writes_main_and_variants(corpus: Path, tiny_checkpoint:
     assert any(e.features[:, INDEX["lm_scored"]].any() for e in examples if len(e.features))
 
 
-def test_ranker_training_takes_tasks_from_every_file_of_an_unseen_corpus(corpus: Path, tiny_checkpoint: Path,
-                                                                        tmp_path: Path) -> None:
-    other = tmp_path / "never-trained-on"
-    other.mkdir()
-    (corpus / "beta").rename(other / "beta")
-    run_config = tmp_path / "run.toml"  # phase 1 would have trained on every file of the train corpus
-    run_config.write_text("[data]\nval_file_fraction = 0.0\n")
-    cache, out = tmp_path / "examples.npz", tmp_path / "tiny.ranker.safetensors"
-    result = CliRunner().invoke(ranker_command, [
-        "--corpus", str(corpus), "--checkpoint", str(tiny_checkpoint), "--unseen-by", str(run_config),
-        "--unseen-corpus", str(other), "--valid", "fraction:0.3", "--files", "4", "--lines", "3",
-        "--keystrokes", "0", "--examples", str(cache), "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    _, owners = load_examples(cache)
-    assert set(owners) == {"@t/beta"}, "the unseen corpus gives tasks; the train corpus's seen files none"
-    assert len(owners) == 12
-
-
 def test_unseen_by_leaves_out_exactly_the_files_phase1_trains_on(corpus: Path, tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
     config.write_text('[data]\nval_packages = ["beta"]\nval_file_fraction = 0.3\nmax_lines_per_package = 120\n')
