@@ -132,13 +132,13 @@ def loss_chunk_sequences(seq_len: int) -> int:
     return max(1, LOSS_CHUNK_TOKENS // seq_len)
 
 
-CONFIDENCE_THRESHOLD = 0.65
+CONFIDENCE_THRESHOLD = 0.6
 """Default of `miras_confidence_threshold` in `[completion]` and in `TrainingConfig` (which carries it
 to serving): one default, so a checkpoint of a run that never set it serves like no checkpoint value.
-Chosen on dev by the typing replay (`shutka eval replay --sweep`, 120 lines, as shipped: token head off):
-the lowest threshold with at most 3 wrong suggestions per 100 keys, the gate a person meets on every
-keystroke. 0.65 saves 17.0 % of characters at 2.5 wrong per 100 (0.6: 18.6 % at 3.1; 0.7: 15.8 % at 2.0;
-0.4: 26.9 % at 7.0)."""
+Chosen on dev by the typing replay (`shutka eval replay --sweep`, 120 lines, as shipped: token head off,
+the stricter gate in comments and strings): the lowest threshold with at most 3 wrong suggestions per
+100 keys, the gate a person meets on every keystroke. 0.6 saves 18.2 % of characters at 2.9 wrong per 100
+(0.65: 16.8 % at 2.4; 0.5: 21.6 % at 4.7; 0.4: 25.8 % at 6.3)."""
 MAX_HOPS = 2
 """Default of `hoprag_max_hops`, in both sections likewise."""
 SERVING_KEYS: dict[str, str] = {
