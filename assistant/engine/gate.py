@@ -33,17 +33,20 @@ def first_shown(options: Sequence[tuple[str, float]], threshold: float, line: st
                 ) -> tuple[str, float] | None:
     """What the gate shows first of `options` ((first line, probability), most probable first) with the
     cursor at the end of `line` (its line up to the cursor): the top one when it clears the threshold
-    there (`threshold_at`), else, outside comments and strings, the start of it the options agree on
+    there (`gate_at`), else, where starts are offered, the start of it the options agree on
     (`sure_prefix`), else None."""
-    bar = threshold_at(line, threshold)
+    bar, starts = gate_at(line, threshold)
     if options and options[0][1] >= bar:
         return options[0][0], options[0][1]
-    return None if in_prose(line) else sure_prefix(options, bar)
+    return sure_prefix(options, bar) if starts else None
 
 
-def threshold_at(line: str, threshold: float) -> float:
-    """The gate's threshold with the cursor at the end of `line`: stricter in a comment or a string."""
-    return max(threshold, PROSE_THRESHOLD) if in_prose(line) else threshold
+def gate_at(line: str, threshold: float) -> tuple[float, bool]:
+    """The gate with the cursor at the end of `line`: (its threshold, whether an agreed start may be
+    offered). In a comment or a string: at least PROSE_THRESHOLD, whole lines only."""
+    if in_prose(line):
+        return max(threshold, PROSE_THRESHOLD), False
+    return threshold, True
 
 
 def in_prose(line: str) -> bool:

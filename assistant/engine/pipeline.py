@@ -64,7 +64,7 @@ from assistant.engine.features import (
     task_features,
     word_features,
 )
-from assistant.engine.gate import in_prose, sure_prefix, threshold_at
+from assistant.engine.gate import gate_at, sure_prefix
 from assistant.engine.hoprag import HopResult, HopRetriever
 from assistant.engine.line_latents import LineLatents
 from assistant.engine.multiline import finish
@@ -239,14 +239,13 @@ class Completer:
     def complete(self, request: CompletionRequest) -> CompletionResult:
         t0 = time.perf_counter()
         analysis = self.analyse(request, keep=True)
-        threshold = threshold_at(analysis.ctx.cursor_prefix, self.config.miras_confidence_threshold)
+        threshold, starts = gate_at(analysis.ctx.cursor_prefix, self.config.miras_confidence_threshold)
         gate = request.use_gate and self.config.use_gate
         order = np.argsort(-analysis.probabilities) if analysis.options else []
         items: list[Completion] = []
         hidden = 0
         limit = request.max_items or self.config.max_items
-        if gate and len(order) and float(analysis.probabilities[int(order[0])]) < threshold \
-                and not in_prose(analysis.ctx.cursor_prefix):
+        if gate and starts and len(order) and float(analysis.probabilities[int(order[0])]) < threshold:
             partial = self._sure_prefix(analysis, order, threshold)
             if partial is not None:
                 items.append(partial)
@@ -279,8 +278,7 @@ class Completer:
     def explain(self, request: CompletionRequest) -> Explanation:
         t0 = time.perf_counter()
         a = self.analyse(request)
-        threshold = threshold_at(a.ctx.cursor_prefix, self.config.miras_confidence_threshold)
-        prose = in_prose(a.ctx.cursor_prefix)
+        threshold, starts = gate_at(a.ctx.cursor_prefix, self.config.miras_confidence_threshold)
         from assistant.engine.features import FEATURES
 
         cands = []
@@ -293,7 +291,7 @@ class Completer:
             decision = "silent: no visible line continues what is typed"
         elif cands[0].shown:
             decision = f"shown: top confidence {cands[0].confidence:.2f} >= threshold {threshold:.2f}"
-        elif prose:
+        elif not starts:
             decision = (f"silent: in a comment or a string a whole line needs {threshold:.2f} (the top "
                         f"{cands[0].confidence:.2f}), and no start of one is offered")
         elif (agreed := sure_prefix([(c.text.split("\n", 1)[0], c.confidence) for c in cands], threshold)):

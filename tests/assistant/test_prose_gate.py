@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.engine.gate import PROSE_THRESHOLD, first_shown, in_prose, threshold_at
+from assistant.engine.gate import PROSE_THRESHOLD, first_shown, gate_at, in_prose
 from tests.conftest import write_workspace
 
 
@@ -40,8 +40,9 @@ def test_in_prose_only_a_very_likely_whole_line_is_shown() -> None:
     agreed = [(" the request fails.", 0.4), (" the request succeeds.", 0.4)]
     assert first_shown(agreed, 0.65, "retry(") == (" the request ", 0.8)
     assert first_shown(agreed, 0.65, 'log("retry(') is None
-    assert threshold_at("  // x", 0.95) == 0.95, "a stricter workspace threshold still applies"
-    assert threshold_at("  // x", 0.5) == PROSE_THRESHOLD
+    assert gate_at("  // x", 0.95) == (0.95, False), "a stricter workspace threshold still applies"
+    assert gate_at("  // x", 0.5) == (PROSE_THRESHOLD, False)
+    assert gate_at("x = ", 0.5) == (0.5, True)
 
 
 PROSE_WORKSPACE = {

@@ -26,7 +26,7 @@ from typing import Any
 
 from assistant.adaptation import adapt_ranker, ranking_example, request_for
 from assistant.engine.candidates import normalize, query_window, split_file
-from assistant.engine.gate import threshold_at
+from assistant.engine.gate import gate_at
 from assistant.engine.pipeline import Switches
 from assistant.engine.ranker import VARIANT_GROUPS, Ranker, RankingExample, variant_path
 from assistant.runtime import Runtime, open_runtime
@@ -164,7 +164,7 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
                 confidence = float(analysis.probabilities.max()) if best is not None else 0.0
                 gold = normalize(task.target)
                 shown = best is not None and (not settings.use_gate or
-                                              confidence >= threshold_at(task.cursor_prefix, threshold))
+                                              confidence >= gate_at(task.cursor_prefix, threshold)[0])
                 result = TaskResult(task.id, task.package, prediction, confidence, shown, score(prediction, task.target),
                                     latency, any(o.key == gold for o in analysis.options), len(analysis.options))
                 if settings.compare_baselines:
