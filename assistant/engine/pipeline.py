@@ -56,6 +56,7 @@ from assistant.engine.edits import (
     shape_edit,
 )
 from assistant.engine.features import (
+    GROUPS,
     Option,
     ablate,
     group_options,
@@ -108,6 +109,15 @@ class Switches:
     latent: bool = True
     generation: bool = True
     edit: bool = True
+
+    @classmethod
+    def of(cls, config: CompletionConfig, has_titans: bool = True) -> Switches:
+        """What `[completion]` turns on (Titans only with a model that has the memory)."""
+        return cls(hoprag=config.use_hoprag, titans=config.use_titans and has_titans, decoding=config.use_decoding)
+
+    def off(self) -> tuple[str, ...]:
+        """The signal groups (features.GROUPS) turned off: the ranker reads their features as zeros."""
+        return tuple(g for g in GROUPS if not getattr(self, g))
 
 
 @dataclass(slots=True)
@@ -227,8 +237,7 @@ class Completer:
         self.contexts = ContextBuilder(lines.window)  # query window = stored lines' ([completion] context_lines)
         self.decoder = OptionDecoder(model, tokenizer, config)
         self.latents = LineLatents(bank, encoder)
-        self.switches = Switches(hoprag=config.use_hoprag, titans=config.use_titans and model.titans is not None,
-                                 decoding=config.use_decoding)
+        self.switches = Switches.of(config, has_titans=model.titans is not None)
         self._model_lock = threading.RLock()
         self._window = min(config.context_tokens, model.config.max_seq_len - CURSOR_TOKENS)
         self._states: OrderedDict[tuple[str, str, bool | None], ContextState] = OrderedDict()
@@ -411,8 +420,7 @@ class Completer:
         lexical_features(options, ctx.path, ctx.line_no, ctx.scope, hop.known, imported, hop.files, identifiers)
         model_features(options)
         word_features(options, ctx.cursor_prefix)
-        dropped = tuple(g for g, on in (("hoprag", sw.hoprag), ("titans", sw.titans), ("decoding", sw.decoding),
-                                        ("latent", sw.latent)) if not on)
+        dropped = sw.off()
         task = task_features(options, ctx.cursor_prefix)
         feats = np.stack([o.features for o in options]) if options else np.zeros((0, len(options)))
         if dropped and len(options):

@@ -52,13 +52,11 @@ class RankerNet(nn.Module):
         return torch.cat([scores, self.null(task)], dim=1)
 
 
-VARIANT_GROUPS = tuple(GROUPS)
-"""Signal groups that can be switched off (`[completion]`, `shutka eval --no-…`)."""
-VARIANTS: tuple[tuple[str, ...], ...] = (*((g,) for g in VARIANT_GROUPS),
-                                         *(("decoding", g) for g in VARIANT_GROUPS if g != "decoding"))
-"""The sets of groups a ranker is also trained without (`shutka train ranker` writes one variant each):
-each group alone, and, since the token head is off by default, the token head with each other one, so a
-workspace that turns one more group off is served a ranker that never relied on either."""
+VARIANTS: tuple[tuple[str, ...], ...] = (*((g,) for g in GROUPS), *(("decoding", g) for g in GROUPS if g != "decoding"))
+"""The sets of signal groups (features.GROUPS) a ranker is also trained without (`shutka train ranker`
+writes one variant each): each group alone, and, since the token head is off by default, the token head
+with each other one, so a workspace that turns one more group off is served a ranker that never relied
+on either."""
 
 
 def variant_path(path: Path, groups: str | tuple[str, ...]) -> Path:

@@ -28,7 +28,7 @@ from assistant.adaptation import adapt_ranker, ranking_example, request_for
 from assistant.engine.candidates import normalize, query_window, split_file
 from assistant.engine.gate import gate_at
 from assistant.engine.pipeline import Switches
-from assistant.engine.ranker import VARIANT_GROUPS, Ranker, RankingExample, variant_path
+from assistant.engine.ranker import Ranker, RankingExample, variant_path
 from assistant.runtime import Runtime, open_runtime
 from training.completion_eval.baselines import predict_a, predict_b
 from training.completion_eval.calibration import Reliability, reliability
@@ -102,8 +102,7 @@ def product_switches() -> Switches:
     shutka.toml of their own)."""
     from assistant.config import CompletionConfig
 
-    config = CompletionConfig()
-    return Switches(hoprag=config.use_hoprag, titans=config.use_titans, decoding=config.use_decoding)
+    return Switches.of(CompletionConfig())
 
 
 def with_variant_ranker(settings: EvalSettings, checkpoint: Path | None) -> tuple[EvalSettings, str | None]:
@@ -115,10 +114,9 @@ def with_variant_ranker(settings: EvalSettings, checkpoint: Path | None) -> tupl
 
     from assistant.checkpoints import resolve_checkpoint
 
-    if all(getattr(settings.switches, g) for g in VARIANT_GROUPS):
+    if not settings.switches.off():
         return settings, None
-    switches = settings.switches if settings.every_signal else within(product_switches(), settings.switches)
-    off = tuple(g for g in VARIANT_GROUPS if not getattr(switches, g))
+    off = (settings.switches if settings.every_signal else within(product_switches(), settings.switches)).off()
     resolved = resolve_checkpoint(checkpoint)
     path = variant_path(resolved.with_name(resolved.stem + ".ranker.safetensors"), off)
     if path.is_file():
