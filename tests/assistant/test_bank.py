@@ -14,7 +14,6 @@ import pytest
 from assistant.config import BankConfig
 from assistant.errors import BankCorrupt, BankError, BankLocked, BankModelMismatch
 from assistant.memory.bank import EntryMeta, MemoryBank, content_hash, maintenance, store
-from assistant.memory.bank import view as view_module
 from indexer.locking import WriterLock
 
 DIM = 16
@@ -167,12 +166,9 @@ def test_vectors_come_back_from_generation_and_delta(bank: MemoryBank, rng: np.r
         bank.vectors([old_ids[4]])
 
 
-@pytest.mark.parametrize("fetch_max", [100, view_module.FILTER_FETCH_MAX])
 @pytest.mark.parametrize("compact", [False, True])
-def test_kind_and_section_filters_are_exact(tmp_path: Path, rng: np.random.Generator, compact: bool,
-                                            fetch_max: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Over-fetch + post-filter, and (a small fetch_max forces it) the selector of matching ids."""
-    monkeypatch.setattr(view_module, "FILTER_FETCH_MAX", fetch_max)
+def test_kind_and_section_filters_are_exact(tmp_path: Path, rng: np.random.Generator, compact: bool) -> None:
+    """The selector of matching ids: exact over the generation and the delta, tombstones out."""
     mirror = Mirror()
     kinds = ["line"] * 300 + ["function"] * 30 + ["class"] * 3
     sections = ["workspace", "library"]

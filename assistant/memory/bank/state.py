@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
-
 from assistant.config import BankConfig
 from assistant.errors import BankError, BankLocked, BankModelMismatch
 from assistant.memory.bank import maintenance, store
@@ -155,13 +153,6 @@ class BankState:
             return None
         return (f"the memory bank in {self.directory} {why}; latents of two models are never mixed: "
                 "re-encode it (`shutka index` does, or MemoryBank.reencode)")
-
-    def matches(self, ids: np.ndarray, kinds: frozenset[str] | None, section: str | None) -> np.ndarray:
-        """ids (Q, F) -> (Q, F) bool: the entry exists and passes the filter."""
-        found = store.kind_section(self.conn, np.unique(ids[ids >= 0]).tolist())
-        ok = [i for i, (kind, sec) in found.items()
-              if (kinds is None or kind in kinds) and (section is None or sec == section)]
-        return np.isin(ids, np.asarray(ok, dtype=np.int64))
 
     def matching_ids(self, kinds: frozenset[str] | None, section: str | None) -> IdSelector:
         """A selector of every live entry passing the filter; cached until the next commit."""

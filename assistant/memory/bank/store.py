@@ -231,13 +231,6 @@ def get_entries(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, Entry
     return {row[0]: entry_from_row(row) for row in rows}
 
 
-def kind_section(conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
-    """(kind, section) by id, for filtering search candidates."""
-    rows = conn.execute("SELECT id, kind, section FROM bank_entries WHERE id IN "
-                        "(SELECT value FROM json_each(?))", (_id_json(ids),)).fetchall()
-    return {row[0]: (row[1], row[2]) for row in rows}
-
-
 def filter_clause(kinds: Sequence[str] | None, section: str | None) -> tuple[str, list[object]]:
     """SQL condition (and parameters) selecting entries of `kinds` in `section` (None: any)."""
     parts: list[str] = []
