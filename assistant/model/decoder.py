@@ -7,7 +7,8 @@ Notation: N continuations, T context tokens, C continuation tokens, D width, V v
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -23,9 +24,16 @@ class ContextState:
 
     cache: KVCache
     last_hidden: Tensor  # (D,)
-    next_logprobs: Tensor  # (V,)
+    head: nn.Module = field(repr=False)
     complexity: float | None
     skipped: bool
+
+    @cached_property
+    def next_logprobs(self) -> Tensor:
+        """(V,), computed on first use: only scoring and generation read it, and the token head's
+        projection to the vocabulary was a tenth of extending the context by the cursor's line."""
+        with torch.no_grad():
+            return F.log_softmax(self.head(self.last_hidden.unsqueeze(0)).float(), dim=-1)[0]
 
 
 @torch.no_grad()
@@ -35,10 +43,8 @@ def run_context(trunk: Trunk, head: nn.Module, ids: Sequence[int], skip: bool | 
         raise ValueError("context must hold at least one token")
     cache = KVCache()
     out = trunk(torch.tensor([list(ids)], dtype=torch.long), cache=cache, skip=skip)
-    last = out.hidden[0, -1]  # (D,)
-    logprobs = F.log_softmax(head(last.unsqueeze(0)).float(), dim=-1)[0]  # (V,)
     complexity = None if out.complexity is None else float(out.complexity[0])
-    return ContextState(cache, last, logprobs, complexity, out.skipped)
+    return ContextState(cache, out.hidden[0, -1], head, complexity, out.skipped)
 
 
 @torch.no_grad()
@@ -48,9 +54,7 @@ def extend(trunk: Trunk, head: nn.Module, ctx: ContextState, ids: Sequence[int])
         return ctx
     cache = KVCache(dict(ctx.cache.keys), dict(ctx.cache.values), ctx.cache.length, ctx.cache.skipped)
     out = trunk(torch.tensor([list(ids)], dtype=torch.long), cache=cache)
-    last = out.hidden[0, -1]
-    logprobs = F.log_softmax(head(last.unsqueeze(0)).float(), dim=-1)[0]
-    return ContextState(cache, last, logprobs, ctx.complexity, ctx.skipped)
+    return ContextState(cache, out.hidden[0, -1], head, ctx.complexity, ctx.skipped)
 
 
 @torch.no_grad()
