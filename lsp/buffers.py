@@ -28,9 +28,9 @@ def rel_path(ls: ShutkaLanguageServer, uri: str) -> str | None:
     if path is None or ls.runtime is None:
         return None
     root = ls.runtime.workspace.root
-    for candidate in (path, path.resolve()):
+    for resolve in (False, True):  # resolving (a syscall per folder) only when the path is not under root as given
         with contextlib.suppress(ValueError):
-            rel = candidate.relative_to(root)
+            rel = (path.resolve() if resolve else path).relative_to(root)
             if ".." not in rel.parts:
                 return rel.as_posix()
     return None

@@ -73,7 +73,8 @@ class Trunk(nn.Module):
                 if skipped:
                     continue
             x = self._run_block(block, x, cache, i, attn_mask)
-            if i == 0 and self.eau is not None:
+            if i == 0 and self.eau is not None and not (cache is not None and cache.length > 0):
+                # a cached context already decided: new tokens after it never change that
                 complexity = self.eau(x.detach() if self.training else x, valid)
         if cache is not None:
             cache.length += ids.shape[1]
