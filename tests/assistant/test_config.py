@@ -13,7 +13,7 @@ from indexer.errors import ConfigError
 WORKFLOW_FIELDS = {
     "use_enhanced_encoder": True, "use_titans": True, "use_miras": True, "use_hoprag": True,
     "titans_capacity": 10000, "titans_depth": 3, "titans_surprise_threshold": 0.5,
-    "miras_confidence_threshold": 0.6, "hoprag_max_hops": 2, "gradient_checkpointing": False,
+    "miras_confidence_threshold": 0.66, "hoprag_max_hops": 2, "gradient_checkpointing": False,
 }
 
 

@@ -81,9 +81,21 @@ def test_partial_then_exact_finishes_the_line() -> None:
 
 
 def test_partial_accepts_can_be_turned_off() -> None:
-    suggest, _ = scripted({0: "return this."})
+    suggest, asked = scripted({0: "return this."})
     r = replay_line(BODY, suggest, partial=False)
-    assert r.saved == 0 and r.partial == 0 and r.wrong == 1
+    # not taken: it stays on screen while the user types it (12 keystrokes, all wrong), then is gone
+    assert r.saved == 0 and r.partial == 0 and r.wrong == 12
+    assert asked == [0, *range(12, 27)]
+
+
+def test_a_wrong_suggestion_stays_while_the_typed_characters_match_it() -> None:
+    """As the language server keeps its ghost text: the engine is not asked while the user types
+    what the suggestion shows, and each of those keystrokes counts the suggestion as wrong again."""
+    suggest, asked = scripted({7: "this.itemz;", 12: "never asked"})
+    r = replay_line(BODY, suggest)
+    # 7: wrong; `this.item` is typed through it (kept at 8..16); at 16 the user types `s`, not `z`
+    assert asked == [*range(8), *range(17, 27)]
+    assert r.wrong == 10 and r.keystrokes == 27 and not r.finished
 
 
 def test_summary_rates() -> None:
