@@ -318,6 +318,33 @@ def test_lsp_bench_replay_through_a_real_server(tmp_path: Path, tiny_checkpoint:
     assert (tmp_path / "work" / "replay" / "pkg" / "shutka.toml").read_text().startswith("[completion]")
 
 
+def test_lsp_replay_counts_what_the_eval_replay_counts(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    """The same line typed through a real server (which keeps its ghost text while it is typed through)
+    and through the engine in-process (which models that keep) gives the same keystrokes and verdicts."""
+    import asyncio
+
+    from assistant.runtime import open_runtime
+    from lsp.bench import measure_replay
+    from training.completion_eval.replay import summarize_engine
+    from training.completion_eval.tasks import load_tasks
+
+    corpus = _package(tmp_path / "corpus")
+    for i in (0, 1):  # the line is written nowhere else: what is shown is another line, typed through
+        store = corpus / "pkg" / "src" / f"store{i}.ts"
+        store.write_text(store.read_text().replace("items = new Map<string, number>()", "cache = new Set<string>()"))
+    tasks = _write_tasks(tmp_path / "tasks.jsonl", corpus)
+    served = asyncio.run(measure_replay(tasks, corpus, tmp_path / "work", tiny_checkpoint, {"threshold": 0.0},
+                                        1, None))
+    first = sorted(load_tasks(tasks), key=lambda t: (t.file, t.line_no))[:1]
+    with open_runtime(corpus / "pkg", checkpoint=tiny_checkpoint, sync=True,
+                      completion={"miras_confidence_threshold": 0.0}) as runtime:
+        [line] = replay_package(runtime, first)
+    here = summarize_engine([line.engines["shutka"]])
+    assert served.keystrokes == here["keystrokes"] > 1
+    assert (served.saved_pct, served.finished_pct, served.wrong_per_100) == \
+        pytest.approx((here["saved"], here["finished"], here["wrong_per_100"]))
+
+
 @pytest.mark.parametrize("command", ["replay", "ablations"])
 def test_replay_and_ablations_name_a_package_they_cannot_find(command: str, tmp_path: Path,
                                                               tiny_checkpoint: Path) -> None:

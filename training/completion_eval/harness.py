@@ -17,7 +17,8 @@ import logging
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from itertools import groupby
 from operator import attrgetter
@@ -27,7 +28,7 @@ from typing import Any
 from assistant.adaptation import adapt_ranker, ranking_example, request_for
 from assistant.engine.candidates import normalize, query_window, split_file
 from assistant.engine.gate import gate_at
-from assistant.engine.pipeline import Switches
+from assistant.engine.pipeline import Analysis, Switches
 from assistant.engine.ranker import Ranker, RankingExample, variant_path
 from assistant.runtime import Runtime, open_runtime
 from training.completion_eval.baselines import predict_a, predict_b
@@ -134,6 +135,21 @@ def open_package(package_dir: Path, checkpoint: Path | None, settings: EvalSetti
     return open_runtime(package_dir, checkpoint=checkpoint, sync=True, completion=overrides)
 
 
+@contextmanager
+def file_as_visible(runtime: Runtime, task: Task) -> Iterator[None]:
+    """The task's file as the bench lets the engine see it, the way an editor shows it to the language
+    server: an open buffer holding its lines before the task's line (didOpen), closed afterwards. The
+    line store otherwise held the indexed copy whole, and though no candidate is ever taken from it,
+    the names written only further down were known (a partial name then looked like the start of one,
+    and renaming edits were held back) and counted in BM25's document frequencies; `lsp.bench` never
+    had them."""
+    runtime.assistant.open_document(task.file, task.prefix)
+    try:
+        yield
+    finally:
+        runtime.assistant.close_document(task.file)
+
+
 def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
                 progress: Callable[[int], None] | None = None,
                 examples: list[RankingExample] | None = None) -> list[TaskResult]:
@@ -154,19 +170,8 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
         for _, tasks_on_line in groupby(sorted(tasks, key=line_of), key=line_of):
             on_line = list(tasks_on_line)
             for task in on_line:
-                t0 = time.perf_counter()
-                analysis = completer.analyse(request_for(task, settings.fill_in_middle), switches)
-                latency = (time.perf_counter() - t0) * 1000
-                best = analysis.best()
-                prediction = best.text if best is not None else ""
-                confidence = float(analysis.probabilities.max()) if best is not None else 0.0
-                gold = normalize(task.target)
-                shown = best is not None and (not settings.use_gate or
-                                              confidence >= gate_at(task.cursor_prefix, threshold)[0])
-                result = TaskResult(task.id, task.package, prediction, confidence, shown, score(prediction, task.target),
-                                    latency, any(o.key == gold for o in analysis.options), len(analysis.options))
-                if settings.compare_baselines:
-                    result.baselines = baseline_scores(runtime, task)
+                with file_as_visible(runtime, task):
+                    result, analysis = _evaluate(runtime, task, settings, switches, threshold)
                 if examples is not None:
                     examples.append(ranking_example(analysis, task.target))
                 results.append(result)
@@ -181,6 +186,24 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
         completer.ranker = saved_ranker
         if completer.titans is not None:
             completer.titans.reset()
+
+
+def _evaluate(runtime: Runtime, task: Task, settings: EvalSettings, switches: Switches, threshold: float
+              ) -> tuple[TaskResult, Analysis]:
+    """One task: the engine's analysis at its cursor, scored (and the baselines', when asked)."""
+    t0 = time.perf_counter()
+    analysis = runtime.parts.completer.analyse(request_for(task, settings.fill_in_middle), switches)
+    latency = (time.perf_counter() - t0) * 1000
+    best = analysis.best()
+    prediction = best.text if best is not None else ""
+    confidence = float(analysis.probabilities.max()) if best is not None else 0.0
+    gold = normalize(task.target)
+    shown = best is not None and (not settings.use_gate or confidence >= gate_at(task.cursor_prefix, threshold)[0])
+    result = TaskResult(task.id, task.package, prediction, confidence, shown, score(prediction, task.target),
+                        latency, any(o.key == gold for o in analysis.options), len(analysis.options))
+    if settings.compare_baselines:
+        result.baselines = baseline_scores(runtime, task)
+    return result, analysis
 
 
 def baseline_scores(runtime: Runtime, task: Task) -> dict[str, Score]:

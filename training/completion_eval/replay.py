@@ -316,6 +316,8 @@ def replay_package(runtime: Any, tasks: list[Task], a_threshold: float = A_THRES
 def _replay_tasks(runtime: Any, tasks: list[Task], a_threshold: float, partial: bool, sweep: bool,
                   latencies: Latencies | None, progress: Callable[[int], None] | None,
                   settings: Any) -> list[LineResult]:
+    from training.completion_eval.harness import file_as_visible
+
     latencies = latencies if latencies is not None else Latencies()
     completer = runtime.parts.completer
     online = settings is not None and settings.online_titans and settings.switches.titans \
@@ -325,16 +327,17 @@ def _replay_tasks(runtime: Any, tasks: list[Task], a_threshold: float, partial: 
         shutka = ShutkaLine(runtime.assistant, task, latencies, completer.config.miras_confidence_threshold)
         copy = CopyLine(runtime, task)
         body = shutka.body
-        engines = {"shutka": replay_line(body, shutka.gated, partial),
-                   "shutka_ungated": replay_line(body, shutka.ungated, partial),
-                   "A": replay_line(body, copy.a(), partial),
-                   "A_gated": replay_line(body, copy.a(a_threshold), partial),
-                   "ceiling": replay_line(body, copy.ceiling, partial)}
-        result = LineResult(task.id, task.package, len(body), engines,
-                            shown_points=shutka.shown_points, top_points=shutka.top_points)
-        if sweep:
-            result.sweep = {th: replay_line(body, copy.a(th), partial) for th in SWEEP}
-            result.gate_sweep = {th: replay_line(body, shutka.at_threshold(th), partial) for th in GATE_SWEEP}
+        with file_as_visible(runtime, task):
+            engines = {"shutka": replay_line(body, shutka.gated, partial),
+                       "shutka_ungated": replay_line(body, shutka.ungated, partial),
+                       "A": replay_line(body, copy.a(), partial),
+                       "A_gated": replay_line(body, copy.a(a_threshold), partial),
+                       "ceiling": replay_line(body, copy.ceiling, partial)}
+            result = LineResult(task.id, task.package, len(body), engines,
+                                shown_points=shutka.shown_points, top_points=shutka.top_points)
+            if sweep:
+                result.sweep = {th: replay_line(body, copy.a(th), partial) for th in SWEEP}
+                result.gate_sweep = {th: replay_line(body, shutka.at_threshold(th), partial) for th in GATE_SWEEP}
         if online:
             from assistant.adaptation import request_for
 
