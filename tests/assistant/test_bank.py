@@ -188,6 +188,29 @@ def test_kind_and_section_filters_are_exact(tmp_path: Path, rng: np.random.Gener
             assert_matches(bank, mirror, rng, k=8, **filters)
 
 
+def test_a_filter_kept_across_commits_sees_deletes_and_additions(tmp_path: Path, rng: np.random.Generator) -> None:
+    """The generation's ids passing a filter are found once per generation: later commits reach the
+    search through the tombstones and the delta, never through a stale filter."""
+    mirror = Mirror()
+    metas = [EntryMeta(kind=("line", "function")[n % 3 == 0]) for n in range(120)]
+    with MemoryBank(tmp_path / "b", DIM, BankConfig(compact_after=10_000)) as bank:
+        vectors = rng.standard_normal((len(metas), DIM)).astype(np.float32)
+        ids = bank.add_memory(vectors, texts(len(metas)), metas)
+        mirror.add(ids, vectors, metas)
+        bank.compact()
+        assert_matches(bank, mirror, rng, k=8, kinds="function")  # the filter is found here
+        query = vectors[ids.index(next(i for i, m in zip(ids, metas, strict=True) if m.kind == "function"))]
+        nearest = bank.search(query, 1, kinds="function")[0][0].id
+        bank.delete_memory([nearest])
+        mirror.delete([nearest])
+        assert nearest not in [h.id for h in bank.search(query, 8, kinds="function")[0]]
+        more = rng.standard_normal((6, DIM)).astype(np.float32)
+        more_metas = [EntryMeta(kind="function")] * 6
+        mirror.add(bank.add_memory(more, texts(6, "m"), more_metas), more, more_metas)
+        for filters in ({"kinds": "function"}, {"kinds": "line"}, {"kinds": ["line", "function"]}):
+            assert_matches(bank, mirror, rng, k=10, **filters)
+
+
 def test_searches_go_on_while_a_compaction_writes(bank: MemoryBank, rng: np.random.Generator,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     vectors = rng.standard_normal((30, DIM)).astype(np.float32)

@@ -172,7 +172,7 @@ class MemoryBank:
             if k <= 0:
                 return [[] for _ in range(len(q))]
             found = state.view.search(q, k, kind_set, section,
-                                      matching_ids=lambda: state.matching_ids(kind_set, section))
+                                      matching_ids=lambda max_id: state.matching_ids(kind_set, section, max_id))
             entries = store.get_entries(state.conn, {i for ids, _ in found for i in ids.tolist()})
             return [[ScoredEntry(i, float(s), entries[i]) for i, s in zip(ids.tolist(), scores.tolist(), strict=True)]
                     for ids, scores in found]

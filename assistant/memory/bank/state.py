@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
+
 from assistant.config import BankConfig
 from assistant.errors import BankError, BankLocked, BankModelMismatch
 from assistant.memory.bank import maintenance, store
 from assistant.memory.bank.vectors import (
     Generation,
-    IdSelector,
     corrupt_generation,
     open_generation,
     remove_stale_files,
@@ -58,7 +59,6 @@ class BankState:
         """auto_save off: a write transaction is open, holding the writer lock until commit()."""
         self.closed = False
         self._mismatch: str | None = None
-        self._filter_selectors: dict[tuple[frozenset[str] | None, str | None], IdSelector] = {}
         if lock is not None:
             directory.mkdir(parents=True, exist_ok=True)
         self.conn = store.connect(db_path, read_only=lock is None)
@@ -84,7 +84,6 @@ class BankState:
                 self.closed = True
                 self.conn.close()
                 self.view = BankView(Generation(0), self.dim)   # drops (unmaps) the generation
-                self._filter_selectors.clear()
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -131,7 +130,6 @@ class BankState:
             self.forget()                                 # the view may be half advanced
             raise
         self.view, self.meta, self.version = view, meta, version
-        self._filter_selectors.clear()
         self._mismatch = self._mismatch_message(meta)
         return True
 
@@ -154,14 +152,11 @@ class BankState:
         return (f"the memory bank in {self.directory} {why}; latents of two models are never mixed: "
                 "re-encode it (`shutka index` does, or MemoryBank.reencode)")
 
-    def matching_ids(self, kinds: frozenset[str] | None, section: str | None) -> IdSelector:
-        """A selector of every live entry passing the filter; cached until the next commit."""
-        key = (kinds, section)
-        if key not in self._filter_selectors:
-            where, params = store.filter_clause(sorted(kinds) if kinds is not None else None, section)
-            ids = store.ids_array(self.conn, f"SELECT id FROM bank_entries WHERE {where}", params)
-            self._filter_selectors[key] = IdSelector(ids)
-        return self._filter_selectors[key]
+    def matching_ids(self, kinds: frozenset[str] | None, section: str | None, max_id: int) -> np.ndarray:
+        """Ids up to `max_id` of every entry passing the filter (deleted ones are the tombstones')."""
+        where, params = store.filter_clause(sorted(kinds) if kinds is not None else None, section)
+        return store.ids_array(self.conn, f"SELECT id FROM bank_entries WHERE {where} AND id <= ?",
+                               [*params, max_id])
 
     def snapshot(self) -> maintenance.Snapshot:
         assert self.meta is not None

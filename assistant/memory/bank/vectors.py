@@ -124,16 +124,19 @@ class Generation:
             return np.empty(0, dtype=np.int64)
         return faiss.vector_to_array(self.index.id_map).astype(np.int64, copy=False)
 
-    def search(self, queries: np.ndarray, k: int, selector: IdSelector | None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, selector: IdSelector | None,
+               also_excluding: IdSelector | None = None) -> tuple[np.ndarray, np.ndarray]:
         """queries (Q, D) -> scores (Q, K), ids (Q, K); missing results are id -1.
-        `selector` limits the search to the ids it selects (tombstones excluded, or a filter)."""
+        `selector` limits the search to the ids it selects (tombstones excluded, or a filter);
+        `also_excluding` (an exclude selector: the tombstones) takes its ids out of a filter's."""
         k = min(k, self.ntotal)
         sel = None
         if selector is not None and selector.count:
             sel = selector.selector
         elif selector is not None and not selector.exclude:
             k = 0                                    # a filter that matches nothing
+        if sel is not None and also_excluding is not None and also_excluding.count:
+            sel = faiss.IDSelectorAnd(sel, also_excluding.selector)  # both stay referenced while it runs
         if self.index is None or k <= 0:
             return (np.empty((len(queries), 0), np.float32), np.empty((len(queries), 0), np.int64))
         if self.index_type == "ivf":

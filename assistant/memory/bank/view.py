@@ -17,8 +17,8 @@ import numpy as np
 from assistant.memory.bank.delta import Delta
 from assistant.memory.bank.vectors import Generation, IdSelector
 
-MatchingIds = Callable[[], IdSelector]
-"""A selector of every live entry passing the search's filter (built from SQL once per commit)."""
+MatchingIds = Callable[[int], np.ndarray]
+"""max_id -> the ids up to it of every entry passing the search's filter, deleted or not (from SQL)."""
 Found = list[tuple[np.ndarray, np.ndarray]]
 """Per query (ids, scores), best first."""
 
@@ -32,6 +32,8 @@ class BankView:
         self.tombstones = np.empty(0, dtype=np.int64)
         self.selector = IdSelector(self.tombstones, exclude=True)
         self.generation_dead = 0
+        self._filters: dict[tuple[frozenset[str] | None, str | None], IdSelector] = {}
+        """Per filter, the generation's ids passing it (an entry's kind and section never change)."""
 
     def apply(self, delta: tuple[np.ndarray, np.ndarray, list[str], list[str]], tombstones: np.ndarray) -> None:
         """Append new delta rows (ids past the stored ones) and new tombstones."""
@@ -84,16 +86,20 @@ class BankView:
 
     def _search_generation(self, q: np.ndarray, k: int, kinds: frozenset[str] | None,
                            section: str | None, matching_ids: MatchingIds) -> Found:
-        """Unfiltered: one FAISS search without the tombstones. Filtered: one search restricted to the
-        selector of matching ids (live entries only, so the tombstones are out too). The selector is
-        built once per commit; over-fetching and filtering the hits in SQL instead cost a query per
-        search, which was two thirds of a completion's bank search."""
+        """One FAISS search without the tombstones; filtered, also restricted to the generation's ids
+        that pass the filter. That selector is built once per generation (the delta has its own mask):
+        over-fetching and asking SQL for the kind and section of the hits cost a query per search, two
+        thirds of a completion's bank search, and rebuilding it at every commit would stall the first
+        keystroke after each save on a large bank."""
         gen = self.generation
         if gen.ntotal == 0:
             return [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in range(len(q))]
         if kinds is None and section is None:
             return _rows(*gen.search(q, k, self.selector))
-        return _rows(*gen.search(q, k, matching_ids()))
+        key = (kinds, section)
+        if key not in self._filters:
+            self._filters[key] = IdSelector(matching_ids(gen.max_id))
+        return _rows(*gen.search(q, k, self._filters[key], also_excluding=self.selector))
 
 
 def _rows(scores: np.ndarray, ids: np.ndarray) -> Found:
