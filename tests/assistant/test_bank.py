@@ -199,7 +199,7 @@ def test_a_filter_kept_across_commits_sees_deletes_and_additions(tmp_path: Path,
         mirror.add(ids, vectors, metas)
         bank.compact()
         assert_matches(bank, mirror, rng, k=8, kinds="function")  # the filter is found here
-        query = vectors[ids.index(next(i for i, m in zip(ids, metas, strict=True) if m.kind == "function"))]
+        query = vectors[next(n for n, m in enumerate(metas) if m.kind == "function")]
         nearest = bank.search(query, 1, kinds="function")[0][0].id
         bank.delete_memory([nearest])
         mirror.delete([nearest])

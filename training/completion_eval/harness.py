@@ -169,14 +169,14 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
         line_of = attrgetter("file", "line_no")
         for _, tasks_on_line in groupby(sorted(tasks, key=line_of), key=line_of):
             on_line = list(tasks_on_line)
-            for task in on_line:
-                with file_as_visible(runtime, task):
+            with file_as_visible(runtime, on_line[0]):  # the tasks on one line see the same lines above it
+                for task in on_line:
                     result, analysis = _evaluate(runtime, task, settings, switches, threshold)
-                if examples is not None:
-                    examples.append(ranking_example(analysis, task.target))
-                results.append(result)
-                if progress:
-                    progress(1)
+                    if examples is not None:
+                        examples.append(ranking_example(analysis, task.target))
+                    results.append(result)
+                    if progress:
+                        progress(1)
             # a line is written into the memory once, after every task on it (keystroke variants share it)
             if settings.online_titans and switches.titans and completer.titans is not None:
                 first = on_line[0]

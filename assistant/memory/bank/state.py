@@ -153,7 +153,7 @@ class BankState:
                 "re-encode it (`shutka index` does, or MemoryBank.reencode)")
 
     def matching_ids(self, kinds: frozenset[str] | None, section: str | None, max_id: int) -> np.ndarray:
-        """Ids up to `max_id` of every entry passing the filter (deleted ones are the tombstones')."""
+        """Ids up to `max_id` of every live entry passing the filter (later deletes: the tombstones)."""
         where, params = store.filter_clause(sorted(kinds) if kinds is not None else None, section)
         return store.ids_array(self.conn, f"SELECT id FROM bank_entries WHERE {where} AND id <= ?",
                                [*params, max_id])

@@ -18,7 +18,8 @@ from assistant.memory.bank.delta import Delta
 from assistant.memory.bank.vectors import Generation, IdSelector
 
 MatchingIds = Callable[[int], np.ndarray]
-"""max_id -> the ids up to it of every entry passing the search's filter, deleted or not (from SQL)."""
+"""max_id -> the ids up to it of every live entry passing the search's filter (from SQL); entries deleted
+afterwards are the tombstones'."""
 Found = list[tuple[np.ndarray, np.ndarray]]
 """Per query (ids, scores), best first."""
 
