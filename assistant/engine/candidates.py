@@ -36,6 +36,8 @@ PARTIAL_CANDIDATES = 400
 WINDOW = 4
 SHAPE_SCAN = 2000
 """Lines of the typed text's shape examined per request (the cursor's own file first)."""
+SIBLINGS = 4
+"""Lines of a lone typed name's block made into renamed options."""
 _PREFIX_END = "\U0010ffff"
 _NAME_SLOT = "\x01"
 
@@ -309,6 +311,8 @@ class LineStore:
         typed = cursor_prefix.strip()
         toks = tokens(typed)
         key = shape(toks)
+        if len(toks) == 1 and is_name(toks[0]):
+            return self._siblings(current, line_no, cursor_prefix, toks[0])
         if len(toks) < 2 or _NAME_SLOT not in key:
             return []
         m = len(toks)
@@ -323,6 +327,24 @@ class LineStore:
                 ln = self._by_gid[gid]
                 if ln.path != current.path and len(ln.toks) > m and ln.toks[:m] != toks:
                     out.append(Candidate(ln, ln.text[ln.ends[m - 1]:], 0))
+        return out
+
+    def _siblings(self, current: FileLines, line_no: int, cursor_prefix: str, name: str) -> list[Candidate]:
+        """A lone name typed at the start of a line: the lines above it in its block (same indentation,
+        nearest first, up to the line that opens the block) that start with another name, for their
+        continuation (`tokenName` under `blockSeparator?: string` -> `?: string`)."""
+        indent = cursor_prefix[: len(cursor_prefix) - len(cursor_prefix.lstrip())]
+        out: list[Candidate] = []
+        for ln in reversed([ln for ln in current.lines if ln.line_no < line_no]):
+            raw = current.raw_lines[ln.line_no] if ln.line_no < len(current.raw_lines) else ln.text
+            own = raw[: len(raw) - len(raw.lstrip())]
+            if len(own) < len(indent):
+                break
+            if own != indent or len(ln.toks) < 2 or not is_name(ln.toks[0]) or ln.toks[0] == name:
+                continue
+            out.append(Candidate(ln, ln.text[ln.ends[0]:], 0))
+            if len(out) >= SIBLINGS:
+                break
         return out
 
     def _partial(self, own: list[StoredLine], path: str, toks: list[str], partial: str) -> list[Candidate]:

@@ -67,3 +67,24 @@ def test_an_edit_never_renames_to_a_name_that_exists_nowhere(tmp_path: Path, tin
     with open_runtime(tmp_path, checkpoint=tiny_checkpoint, sync=True) as rt:
         options = rt.parts.completer.analyse(request, Switches()).options
     assert not [o.text for o in options if o.shaped or o.kind == "copy_edit"]
+
+
+MEMBERS = {
+    "src/options.ts": ("export const separator = 1;\n"
+                       "export interface Options {\n  blockSeparator?: string\n  indent: number\n"),
+}
+
+
+def test_a_lone_new_name_gets_the_continuations_of_its_block_siblings(tmp_path: Path,
+                                                                      tiny_checkpoint: Path) -> None:
+    """`tokenName` typed under interface members: their continuations, nearest first, renamed; the line
+    that opens the block and the lines before it are no siblings."""
+    from assistant.runtime import open_runtime
+
+    write_workspace(tmp_path, MEMBERS)
+    typed = "  tokenName"
+    request = CompletionRequest(MEMBERS["src/options.ts"] + typed, 4, len(typed), "src/options.ts")
+    with open_runtime(tmp_path, checkpoint=tiny_checkpoint, sync=True) as rt:
+        options = rt.parts.completer.analyse(request, Switches()).options
+    shaped = sorted((o.best.line.line_no, o.text) for o in options if o.shaped)
+    assert shaped == [(2, "?: string"), (3, ": number")]
