@@ -69,7 +69,8 @@ def identifier_map(src: list[str], dst: list[str]) -> dict[str, str]:
 
 
 def stems(mapping: dict[str, str]) -> dict[str, str]:
-    """Name stems implied by a renaming: userId -> orderId gives user -> order (and User -> Order)."""
+    """Name stems implied by a renaming: userId -> orderId gives user -> order (and User -> Order); a
+    constant's gives its lower case too (MEDIUM -> LARGE: medium -> large)."""
     out: dict[str, str] = {}
     for a, b in mapping.items():
         i = 0
@@ -86,6 +87,8 @@ def stems(mapping: dict[str, str]) -> dict[str, str]:
         if len(sa) >= MIN_STEM and len(sb) >= 1 and sa[0].isalpha() and sb[0].isalpha():
             out[sa] = sb
             out[sa[0].swapcase() + sa[1:]] = sb[0].swapcase() + sb[1:]
+            if sa.isupper() and sb.isupper():  # a constant's value in lower case: SMALL: "small"
+                out[sa.lower()] = sb.lower()
     return out
 
 

@@ -31,6 +31,15 @@ def test_stems_and_rename() -> None:
     assert rename("superuser", mapping, stem_map) == "superuser"  # not at a boundary
 
 
+def test_a_constant_renames_its_lower_case_value() -> None:
+    """`MEDIUM: "medium",` for `LARGE` -> `: "large",`, and `Classes.RADIO_CARD` for `switchCard` renames
+    `controlKind="radio"` too."""
+    mapping = {"MEDIUM": "LARGE"}
+    assert rename('"medium"', mapping, stems(mapping)) == '"large"'
+    mapping = {"RADIO_CARD": "SWITCH_CARD"}
+    assert rename('controlKind="radio"', mapping, stems(mapping)) == 'controlKind="switch"'
+
+
 def test_edit_from_the_previous_line() -> None:
     src_file = split_file("src/a.ts", "  const userId = req.userId;\n  const user = await repo.findUser(userId);\n")
     prev, src = src_file.lines
