@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from training.completion_eval.ablation_flags import ablation_options
+from training.completion_eval.ablation_flags import ablation_options, saved_as_visible_option
 
 
 @click.group("eval", invoke_without_command=True)
@@ -38,12 +38,13 @@ from training.completion_eval.ablation_flags import ablation_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
 @click.option("--predictions", type=click.Path(dir_okay=False, path_type=Path), help="Write per-task rows here.")
 @click.option("--mid-word", is_flag=True, help="Each task's cursor moved two characters into the target's next identifier.")
+@saved_as_visible_option
 @click.pass_context
 def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpoint: Path | None,
             compare_baselines: bool, no_hoprag: bool, no_titans: bool, no_decoding: bool, no_latent: bool,
             no_generation: bool, no_edit: bool, no_gate: bool, fp32: bool, no_skip: bool, fim: bool, online: bool, adapt: bool,
             threshold: float | None, packages: str | None, limit: int | None, out: Path | None,
-            predictions: Path | None, mid_word: bool) -> None:
+            predictions: Path | None, mid_word: bool, saved_as_visible: bool) -> None:
     """Completion quality (EM / ES / identifier F1, gate precision and coverage, latency p50/p95)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -67,7 +68,7 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
     switches = ablation_switches(no_hoprag, no_titans, no_decoding, no_latent, no_generation, no_edit)
     settings = EvalSettings(switches, use_gate=not no_gate, fill_in_middle=fim, quantized=not fp32,
                             online_titans=online, adapt=adapt, compare_baselines=compare_baselines,
-                            threshold=threshold, block_skipping=not no_skip)
+                            threshold=threshold, block_skipping=not no_skip, saved_as_visible=saved_as_visible)
     settings, note = with_variant_ranker(settings, checkpoint)
     if note:
         click.echo(note, err=True)
@@ -99,7 +100,7 @@ def command(ctx: click.Context, tasks: Path | None, corpus: Path | None, checkpo
     click.echo(format_table(table, compare_baselines))
     flags = [name for name, on in (("no-hoprag", no_hoprag), ("no-titans", no_titans), ("no-decoding", no_decoding),
                                    ("no-latent", no_latent), ("no-generation", no_generation), ("no-edit", no_edit),
-                                   ("no-gate", no_gate), ("mid-word", mid_word),
+                                   ("no-gate", no_gate), ("mid-word", mid_word), ("saved-as-visible", saved_as_visible),
                                    ("fp32", fp32), ("no-skip", no_skip), ("fim", fim), ("online", online), ("adapt", adapt)) if on]
     click.echo(f"\n{len(results)} tasks in {time.monotonic() - t0:.0f} s; flags: {', '.join(flags) or 'none'}; "
                "EM/ES/IDF1 use the top candidate on every task; cover/prec: share of tasks shown and share of "

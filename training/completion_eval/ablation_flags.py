@@ -1,6 +1,6 @@
-"""The `--no-…` ablation flags shared by `shutka eval` and `shutka eval replay`, and the tasks / corpus /
-checkpoint options of the replay and ablation commands (click only, so the CLI loads fast);
-`harness.ablation_switches` turns the flags into the engine's switches."""
+"""The `--no-…` ablation flags shared by `shutka eval` and `shutka eval replay` (and their
+`--saved-as-visible`), and the tasks / corpus / checkpoint options of the replay and ablation commands
+(click only, so the CLI loads fast); `harness.ablation_switches` turns the flags into the engine's switches."""
 
 from __future__ import annotations
 
@@ -35,3 +35,11 @@ def task_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Corpus folder: one sub-folder per package.")(f)
     return click.option("--tasks", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
                         help="Tasks JSONL (the bench format: ../shared/bench/README.md).")(f)
+
+
+def saved_as_visible_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --saved-as-visible (harness `EvalSettings.saved_as_visible`) to a click command."""
+    return click.option("--saved-as-visible", is_flag=True,
+                        help="Run on a temporary copy of each package where the task's file is saved and re-indexed "
+                             "as it stands at the task's line, so that the code graph, the bank and the imports "
+                             "hold none of the lines at or below it either (slower: two syncs per task line).")(f)

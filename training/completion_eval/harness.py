@@ -6,6 +6,11 @@ the suffix (unless fill-in-the-middle is asked for, which is reported apart); th
 current file from the request and ignores its indexed copy, and HopRAG skips the current file's
 definitions. Other files of the package are fully visible, as for the baselines.
 
+With `saved_as_visible` the rest of the runtime sees the rule too: the package is evaluated on a
+temporary copy (index included), where the task's file is saved as it stands at the task's line and
+synced before its tasks, so the code graph (imports, definitions), the bank and the catalog hold
+only the lines before the line as well, as if the user had just saved the file there.
+
 Optional, both within the rule: workspace adaptation (the ranker fine-tuned on tasks made from the
 package's *non-task* files) and online learning (after each task the Titans memory is written with
 the line the user really typed; tasks run file by file, in line order).
@@ -14,11 +19,14 @@ the line the user really typed; tasks run file by file, in line order).
 from __future__ import annotations
 
 import logging
+import shutil
+import stat
 import statistics
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, fields
 from itertools import groupby
 from operator import attrgetter
@@ -37,6 +45,7 @@ from training.completion_eval.scoring import Score, percentile, score
 from training.completion_eval.tasks import Task
 
 log = logging.getLogger(__name__)
+chunking_log = logging.getLogger("indexer.chunking")
 
 ES_GOOD = 0.8
 """A shown completion counts as useful when exact or at least this edit-similar (gate precision)."""
@@ -60,6 +69,10 @@ class EvalSettings:
     every_signal: bool = False
     """Compute every signal group whatever the `[completion]` defaults (ranker training: its ablation
     variants are fitted by zeroing a group, so the examples must hold them all)."""
+    saved_as_visible: bool = False
+    """Run on a temporary copy of the package where each task's file is saved (and synced) as it stands
+    at the task's line: the index (code graph, bank, catalog) then holds no line at or below it either,
+    not only the editor buffer (`file_as_visible`). Slower: two syncs per task line."""
 
 
 @dataclass(slots=True)
@@ -125,14 +138,144 @@ def with_variant_ranker(settings: EvalSettings, checkpoint: Path | None) -> tupl
     return settings, f"no ranker trained without {' and '.join(off)}: the main ranker runs with those features zeroed"
 
 
-def open_package(package_dir: Path, checkpoint: Path | None, settings: EvalSettings) -> Any:
+@contextmanager
+def open_package(package_dir: Path, checkpoint: Path | None, settings: EvalSettings) -> Iterator[Runtime]:
+    """The package's runtime, indexed (sync on open); with `saved_as_visible`, on a temporary copy of
+    the package, removed afterwards, since its files are rewritten while the tasks run."""
     overrides: dict[str, Any] = {"quantized": settings.quantized, "fill_in_middle": settings.fill_in_middle,
                                  "adapt": False, "block_skipping": settings.block_skipping}
     if settings.every_signal:
         overrides.update(use_decoding=True, use_hoprag=True, use_titans=True)
     if settings.threshold is not None:
         overrides["miras_confidence_threshold"] = settings.threshold
-    return open_runtime(package_dir, checkpoint=checkpoint, sync=True, completion=overrides)
+    with ExitStack() as stack:
+        if settings.saved_as_visible:
+            package_dir = stack.enter_context(package_copy(package_dir))
+        yield stack.enter_context(open_runtime(package_dir, checkpoint=checkpoint, sync=True, completion=overrides))
+
+
+COPY_MARK = "eval-copy"
+"""A file in the `.shutka` folder of a package copy: the only place `SavedAsVisible` writes files."""
+COPY_TRIES = 20
+
+
+@contextmanager
+def package_copy(package_dir: Path) -> Iterator[Path]:
+    """A temporary copy of the package folder, its `.shutka` index included (so opening it syncs
+    nothing), removed on exit. The original is only read. Another process may be writing its index
+    meanwhile (an eval opened on it): the copy is taken again until no file of `.shutka` changed size
+    or mtime while it was made, so the copied database and bank are one committed state (SQLite's
+    shared-memory file is left out: the copy rebuilds it from the write-ahead log)."""
+    state = package_dir / ".shutka"
+    with tempfile.TemporaryDirectory(prefix="shutka-eval-") as tmp:
+        copy = Path(tmp) / package_dir.name
+        for _ in range(COPY_TRIES):
+            before = _stamps(state)
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(package_dir, copy, symlinks=True, ignore=shutil.ignore_patterns("*.sqlite-shm"))
+            if _stamps(state) == before:
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"{state} kept changing while it was copied ({COPY_TRIES} tries): another "
+                               "process is writing it; run the evaluation when it is done")
+        (copy / ".shutka").mkdir(exist_ok=True)
+        (copy / ".shutka" / COPY_MARK).write_text(str(package_dir), encoding="utf-8")
+        yield copy
+
+
+def _stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime) of every file under `folder`."""
+    out: dict[str, tuple[int, int]] = {}
+    if not folder.is_dir():
+        return out
+    for p in folder.rglob("*"):
+        try:
+            st = p.stat()
+        except FileNotFoundError:  # removed meanwhile (a WAL checkpointed away): seen as a change
+            continue
+        if stat.S_ISREG(st.st_mode):
+            out[str(p)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+class SavedAsVisible:
+    """The task files of a package copy saved as their tasks see them (see `EvalSettings.saved_as_visible`).
+
+    `at(task)` writes the task's file with only its lines before the task's line and syncs it; the whole
+    file is written back (and synced) when a task of another file comes, and on `restore`, so the tasks
+    of other files see it whole, as the rule says (tasks in file order: one restore per file). The
+    Titans learner is off during these syncs: a sync writes a changed file's new lines to the memory,
+    which here would be the lines between two task lines (or, on restoring, below the last), learned
+    whether or not the evaluation is `online`. `syncs` / `sync_s` count the syncs and their time."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        root = runtime.assistant.workspace.root
+        if not (root / ".shutka" / COPY_MARK).is_file():
+            raise ValueError(f"{root} is no evaluation copy (`package_copy`): its files are not rewritten")
+        self.runtime, self.root = runtime, root
+        self._file: str | None = None
+        self._whole = b""
+        self.syncs, self.sync_s = 0, 0.0
+
+    def at(self, task: Task) -> None:
+        if task.file != self._file:
+            self.restore()
+            self._file, self._whole = task.file, (self.root / task.file).read_bytes()
+        self._save(task.file, task.prefix.encode("utf-8"))
+
+    def restore(self) -> None:
+        """The current file whole again (nothing when none is cut)."""
+        if self._file is not None:
+            self._save(self._file, self._whole)
+            self._file, self._whole = None, b""
+
+    def _save(self, file: str, data: bytes) -> None:
+        (self.root / file).write_bytes(data)
+        titans = self.runtime.parts.hooks.titans
+        learner = titans.learner if titans is not None else None
+        if titans is not None:
+            titans.learner = None
+        quiet = _SyntaxWarnings(file)
+        chunking_log.addFilter(quiet)
+        t0 = time.perf_counter()
+        try:
+            self.runtime.assistant.sync([file])
+        finally:
+            chunking_log.removeFilter(quiet)
+            if titans is not None:
+                titans.learner = learner
+        self.sync_s += time.perf_counter() - t0
+        self.syncs += 1
+
+
+
+class _SyntaxWarnings(logging.Filter):
+    """Drops the chunker's syntax-error warnings of one file while `SavedAsVisible` syncs it: a file cut
+    at a task's line mostly ends inside a block and parses with an error (recovered), and the whole
+    file's own were logged when the package was indexed; one per sync buried the progress bar."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__()
+        self.prefix = f"{file}: syntax errors"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
+@contextmanager
+def saved_as_visible(runtime: Runtime, on: bool) -> Iterator[SavedAsVisible | None]:
+    """`SavedAsVisible` on the runtime when `on` (None when not), its last file restored on exit."""
+    if not on:
+        yield None
+        return
+    saved = SavedAsVisible(runtime)
+    try:
+        yield saved
+    finally:
+        saved.restore()
+        log.info("task files saved as visible: %d syncs in %.1f s (%.0f ms each)", saved.syncs, saved.sync_s,
+                 1000 * saved.sync_s / max(1, saved.syncs))
 
 
 @contextmanager
@@ -167,20 +310,23 @@ def run_package(runtime: Runtime, tasks: list[Task], settings: EvalSettings,
         results = []
         switches = within(completer.switches, settings.switches)
         line_of = attrgetter("file", "line_no")
-        for _, tasks_on_line in groupby(sorted(tasks, key=line_of), key=line_of):
-            on_line = list(tasks_on_line)
-            with file_as_visible(runtime, on_line[0]):  # the tasks on one line see the same lines above it
-                for task in on_line:
-                    result, analysis = _evaluate(runtime, task, settings, switches, threshold)
-                    if examples is not None:
-                        examples.append(ranking_example(analysis, task.target))
-                    results.append(result)
-                    if progress:
-                        progress(1)
-            # a line is written into the memory once, after every task on it (keystroke variants share it)
-            if settings.online_titans and switches.titans and completer.titans is not None:
-                first = on_line[0]
-                completer.learn(request_for(first, settings.fill_in_middle), first.cursor_prefix + first.target)
+        with saved_as_visible(runtime, settings.saved_as_visible) as saved:
+            for _, tasks_on_line in groupby(sorted(tasks, key=line_of), key=line_of):
+                on_line = list(tasks_on_line)
+                if saved is not None:
+                    saved.at(on_line[0])
+                with file_as_visible(runtime, on_line[0]):  # the tasks on one line see the same lines above it
+                    for task in on_line:
+                        result, analysis = _evaluate(runtime, task, settings, switches, threshold)
+                        if examples is not None:
+                            examples.append(ranking_example(analysis, task.target))
+                        results.append(result)
+                        if progress:
+                            progress(1)
+                # a line is written into the memory once, after every task on it (keystroke variants share it)
+                if settings.online_titans and switches.titans and completer.titans is not None:
+                    first = on_line[0]
+                    completer.learn(request_for(first, settings.fill_in_middle), first.cursor_prefix + first.target)
         return results
     finally:
         completer.ranker = saved_ranker

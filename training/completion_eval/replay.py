@@ -30,7 +30,8 @@ typed text, with their back-off) is exact, it is accepted. It takes no partial a
 that generates short continuations can go past it.
 
 Visibility is the one-shot eval's (`harness`): the package's other files fully, the task's own file
-only before the line (plus what is typed); the engine ignores the indexed copy of the current file.
+only before the line (plus what is typed); the engine ignores the indexed copy of the current file,
+and with `--saved-as-visible` the index holds that file as it stands at the line too.
 Latency per ask: the engine's own time (`CompletionResult.latency_ms`) and the wall time of the
 facade call, median and p95 over the asks actually made.
 """
@@ -48,7 +49,7 @@ from typing import Any
 
 import click
 
-from training.completion_eval.ablation_flags import ablation_options, task_options
+from training.completion_eval.ablation_flags import ablation_options, saved_as_visible_option, task_options
 from training.completion_eval.scoring import percentile
 from training.completion_eval.tasks import Task
 
@@ -316,36 +317,48 @@ def replay_package(runtime: Any, tasks: list[Task], a_threshold: float = A_THRES
 def _replay_tasks(runtime: Any, tasks: list[Task], a_threshold: float, partial: bool, sweep: bool,
                   latencies: Latencies | None, progress: Callable[[int], None] | None,
                   settings: Any) -> list[LineResult]:
-    from training.completion_eval.harness import file_as_visible
+    from training.completion_eval.harness import saved_as_visible
 
     latencies = latencies if latencies is not None else Latencies()
     completer = runtime.parts.completer
     online = settings is not None and settings.online_titans and settings.switches.titans \
         and completer.titans is not None
     out = []
-    for task in sorted(tasks, key=lambda t: (t.file, t.line_no)):
-        shutka = ShutkaLine(runtime.assistant, task, latencies, completer.config.miras_confidence_threshold)
-        copy = CopyLine(runtime, task)
-        body = shutka.body
-        with file_as_visible(runtime, task):
-            engines = {"shutka": replay_line(body, shutka.gated, partial),
-                       "shutka_ungated": replay_line(body, shutka.ungated, partial),
-                       "A": replay_line(body, copy.a(), partial),
-                       "A_gated": replay_line(body, copy.a(a_threshold), partial),
-                       "ceiling": replay_line(body, copy.ceiling, partial)}
-            result = LineResult(task.id, task.package, len(body), engines,
-                                shown_points=shutka.shown_points, top_points=shutka.top_points)
-            if sweep:
-                result.sweep = {th: replay_line(body, copy.a(th), partial) for th in SWEEP}
-                result.gate_sweep = {th: replay_line(body, shutka.at_threshold(th), partial) for th in GATE_SWEEP}
-        if online:
-            from assistant.adaptation import request_for
+    with saved_as_visible(runtime, settings is not None and settings.saved_as_visible) as saved:
+        for task in sorted(tasks, key=lambda t: (t.file, t.line_no)):
+            if saved is not None:
+                saved.at(task)
+            out.append(_replay_task(runtime, task, a_threshold, partial, sweep, latencies))
+            if online:
+                from assistant.adaptation import request_for
 
-            completer.learn(request_for(task), task.cursor_prefix + task.target)
-        out.append(result)
-        if progress:
-            progress(1)
+                completer.learn(request_for(task), task.cursor_prefix + task.target)
+            if progress:
+                progress(1)
     return out
+
+
+def _replay_task(runtime: Any, task: Task, a_threshold: float, partial: bool, sweep: bool,
+                 latencies: Latencies) -> LineResult:
+    """One task's line typed with every engine, its file shown as the harness shows it."""
+    from training.completion_eval.harness import file_as_visible
+
+    completer = runtime.parts.completer
+    shutka = ShutkaLine(runtime.assistant, task, latencies, completer.config.miras_confidence_threshold)
+    copy = CopyLine(runtime, task)
+    body = shutka.body
+    with file_as_visible(runtime, task):
+        engines = {"shutka": replay_line(body, shutka.gated, partial),
+                   "shutka_ungated": replay_line(body, shutka.ungated, partial),
+                   "A": replay_line(body, copy.a(), partial),
+                   "A_gated": replay_line(body, copy.a(a_threshold), partial),
+                   "ceiling": replay_line(body, copy.ceiling, partial)}
+        result = LineResult(task.id, task.package, len(body), engines,
+                            shown_points=shutka.shown_points, top_points=shutka.top_points)
+        if sweep:
+            result.sweep = {th: replay_line(body, copy.a(th), partial) for th in SWEEP}
+            result.gate_sweep = {th: replay_line(body, shutka.at_threshold(th), partial) for th in GATE_SWEEP}
+    return result
 
 
 # -- reports --------------------------------------------------------------------------------------------------
@@ -458,13 +471,14 @@ LEGEND = ("sav: characters saved, % of all characters typed after the indentatio
 @ablation_options
 @click.option("--online/--no-online", default=False, show_default=True,
               help="Titans learns each line as really typed after its replay (file by file).")
+@saved_as_visible_option
 @click.option("--packages", help="Comma-separated packages to run (default: all in the tasks file).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many lines per package.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here.")
 def replay_command(tasks: Path, corpus: Path, checkpoint: Path | None, threshold: float | None, a_threshold: float,
                    partial: bool, sweep: bool, fp32: bool, no_hoprag: bool, no_titans: bool, no_decoding: bool,
-                   no_latent: bool, no_generation: bool, no_edit: bool, online: bool, packages: str | None,
-                   limit: int | None, out: Path | None) -> None:
+                   no_latent: bool, no_generation: bool, no_edit: bool, online: bool, saved_as_visible: bool,
+                   packages: str | None, limit: int | None, out: Path | None) -> None:
     """Typing replay: each task's line typed one character at a time, the engine asked after every
     keystroke; characters saved, lines finished, wrong suggestions per 100 keystrokes, latency per ask,
     with baseline A (ungated and gated) and the copy-only ceiling in the same run."""
@@ -482,12 +496,13 @@ def replay_command(tasks: Path, corpus: Path, checkpoint: Path | None, threshold
 
     switches = ablation_switches(no_hoprag, no_titans, no_decoding, no_latent, no_generation, no_edit)
     settings, note = with_variant_ranker(EvalSettings(switches, quantized=not fp32, threshold=threshold,
-                                                      online_titans=online), checkpoint)
+                                                      online_titans=online, saved_as_visible=saved_as_visible),
+                                         checkpoint)
     if note:
         click.echo(note, err=True)
     flags = [name for name, on in (("no-hoprag", no_hoprag), ("no-titans", no_titans), ("no-decoding", no_decoding),
                                    ("no-latent", no_latent), ("no-generation", no_generation), ("no-edit", no_edit),
-                                   ("online", online), ("fp32", fp32)) if on]
+                                   ("online", online), ("fp32", fp32), ("saved-as-visible", saved_as_visible)) if on]
     try:
         folders, grouped, wanted = tasks_by_package(tasks, corpus, packages)
     except ShutkaError as exc:
