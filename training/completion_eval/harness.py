@@ -249,7 +249,6 @@ class SavedAsVisible:
         self.syncs += 1
 
 
-
 class _SyntaxWarnings(logging.Filter):
     """Drops the chunker's syntax-error warnings of one file while `SavedAsVisible` syncs it: a file cut
     at a task's line mostly ends inside a block and parses with an error (recovered), and the whole
