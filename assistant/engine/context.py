@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from assistant.engine.candidates import WINDOW, FileLines, identifiers, query_window, split_file
+from assistant.engine.gate import opened_before
 from assistant.types import CompletionRequest
 
 MAX_CONTEXT_LINES = 4000
@@ -41,6 +42,9 @@ class CursorContext:
     """Identifiers already written before the cursor."""
     indent: str
     fill_in_middle: bool
+    opened: str | None = None
+    """What the cursor's line starts inside of (`gate.opened_before`): a block comment, a template literal,
+    or None (code)."""
 
 
 class ContextBuilder:
@@ -48,7 +52,7 @@ class ContextBuilder:
 
     def __init__(self, window: int = WINDOW, cache_size: int = 64) -> None:
         self.window = window
-        self._cache: OrderedDict[str, tuple[FileLines, frozenset[str]]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[FileLines, frozenset[str], str | None]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -70,12 +74,12 @@ class ContextBuilder:
             suffix = suffix[:max_bytes]
         path = request.path or UNNAMED
         rel_line = prefix_text.count("\n")
-        before, scope = self._split(path, prefix_text, rel_line)
+        before, scope, opened = self._split(path, prefix_text, rel_line)
         indent = cursor_prefix[: len(cursor_prefix) - len(cursor_prefix.lstrip())]
         return CursorContext(path, rel_line, cursor_prefix, suffix, before, prefix_text,
-                             query_window(before, rel_line, self.window), scope, indent, fill_in_middle)
+                             query_window(before, rel_line, self.window), scope, indent, fill_in_middle, opened)
 
-    def _split(self, path: str, prefix_text: str, line_no: int) -> tuple[FileLines, frozenset[str]]:
+    def _split(self, path: str, prefix_text: str, line_no: int) -> tuple[FileLines, frozenset[str], str | None]:
         key = hashlib.blake2b(f"{path}\0{prefix_text}".encode("utf-8", "replace"), digest_size=16).hexdigest()
         with self._lock:
             hit = self._cache.get(key)
@@ -84,8 +88,9 @@ class ContextBuilder:
                 return hit
         before = split_file(path, prefix_text, self.window, stop_line=line_no)
         scope = frozenset(identifiers(prefix_text))
+        opened = opened_before(prefix_text)
         with self._lock:
-            self._cache[key] = (before, scope)
+            self._cache[key] = (before, scope, opened)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return before, scope
+        return before, scope, opened

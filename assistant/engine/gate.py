@@ -9,11 +9,13 @@ words, never inside one; a suggestion shorter than MIN_CHARS (non-blank) charact
 
 Inside a comment or a string literal (`in_prose`) a person writes words nobody can copy, and a wrong guess
 there is noise in the middle of a sentence: only a whole line at PROSE_THRESHOLD or above is shown, never
-an agreed start.
+an agreed start. A block comment or a template literal opened on an earlier line is known from the text
+above the line (`opened_before`, read once per line: the context caches it with the prefix).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from assistant.engine.candidates import is_word_char
@@ -29,38 +31,40 @@ def word_cuts(text: str) -> list[int]:
             if b == len(text) or not (is_word_char(text[b - 1]) and is_word_char(text[b]))]
 
 
-def first_shown(options: Sequence[tuple[str, float]], threshold: float, line: str = ""
-                ) -> tuple[str, float] | None:
+def first_shown(options: Sequence[tuple[str, float]], threshold: float, line: str = "",
+                opened: str | None = None) -> tuple[str, float] | None:
     """What the gate shows first of `options` ((first line, probability), most probable first) with the
-    cursor at the end of `line` (its line up to the cursor): the top one when it clears the threshold
-    there (`gate_at`), else, where starts are offered, the start of it the options agree on
-    (`sure_prefix`), else None."""
-    bar, starts = gate_at(line, threshold)
+    cursor at the end of `line` (its line up to the cursor; `opened`: what the line starts inside of, see
+    `opened_before`): the top one when it clears the threshold there (`gate_at`), else, where starts are
+    offered, the start of it the options agree on (`sure_prefix`), else None."""
+    bar, starts = gate_at(line, threshold, opened)
     if options and options[0][1] >= bar:
         return options[0][0], options[0][1]
     return sure_prefix(options, bar) if starts else None
 
 
-def gate_at(line: str, threshold: float) -> tuple[float, bool]:
-    """The gate with the cursor at the end of `line`: (its threshold, whether an agreed start may be
-    offered). In a comment or a string: at least PROSE_THRESHOLD, whole lines only."""
-    if in_prose(line):
+def gate_at(line: str, threshold: float, opened: str | None = None) -> tuple[float, bool]:
+    """The gate with the cursor at the end of `line` (which starts inside `opened`, see `opened_before`):
+    (its threshold, whether an agreed start may be offered). In a comment or a string: at least
+    PROSE_THRESHOLD, whole lines only."""
+    if in_prose(line, opened):
         return max(threshold, PROSE_THRESHOLD), False
     return threshold, True
 
 
-def in_prose(line: str) -> bool:
+def in_prose(line: str, opened: str | None = None) -> bool:
     """Whether the cursor at the end of `line` (the text of its line before it) is inside a comment or a
-    string literal. One line is read: a line of a block comment is known by its leading `*` (the JSDoc
-    style), a template literal opened on an earlier line is not seen; `${…}` inside a template is code."""
+    string literal, the line starting inside `opened` (`opened_before`: "comment", "template" or None for
+    code). A line of a block comment is also known by its leading `*` (the JSDoc style), whatever the
+    lines above say; `${…}` inside a template is code."""
     i, n = 0, len(line)
+    quote: str | None = "`" if opened == TEMPLATE else None
     body = line.lstrip()
-    if body.startswith("*") and not body.startswith("*/"):
+    if opened == COMMENT or (body.startswith("*") and not body.startswith("*/")):
         end = line.find("*/")
         if end < 0:
             return True
         i = end + 2
-    quote: str | None = None
     depth = 0
     templates: list[int] = []  # brace depth at which each open `${` returns to its template literal
     while i < n:
@@ -96,6 +100,61 @@ def in_prose(line: str) -> bool:
                 depth -= 1
         i += 1
     return quote is not None
+
+
+COMMENT, TEMPLATE = "comment", "template"
+_CODE_MARKS = re.compile(r"//|/\*|['\"`{}]")
+_TEMPLATE_MARKS = re.compile(r"\\.|`|\$\{", re.S)
+_STRING_REST = {q: re.compile(rf"(?:[^{q}\\\n]|\\.)*{q}?", re.S) for q in "'\""}
+"""The rest of a quoted string from after its opening quote: it ends at its quote or its line."""
+
+
+def opened_before(text: str) -> str | None:
+    """What a line that follows `text` (whole lines) starts inside of: COMMENT (a block comment left
+    open), TEMPLATE (a template literal left open, outside its `${…}`), or None (code, or a line comment
+    or a quoted string, which end with their line). A regular expression literal is read as code."""
+    i, n = 0, len(text)
+    depth = 0
+    templates: list[int] = []  # brace depth at which each open `${` returns to its template literal
+    in_template = False
+    while i < n:
+        if in_template:
+            m = _TEMPLATE_MARKS.search(text, i)
+            if m is None:
+                return TEMPLATE
+            i = m.end()
+            if m.group() == "`":
+                in_template = False
+            elif m.group() == "${":
+                templates.append(depth)
+                in_template = False
+            continue
+        m = _CODE_MARKS.search(text, i)
+        if m is None:
+            return None
+        mark, i = m.group(), m.end()
+        if mark == "//":
+            end = text.find("\n", i)
+            if end < 0:
+                return None
+            i = end + 1
+        elif mark == "/*":
+            end = text.find("*/", i)
+            if end < 0:
+                return COMMENT
+            i = end + 2
+        elif mark in "'\"":
+            i = _STRING_REST[mark].match(text, i).end()  # type: ignore[union-attr]
+        elif mark == "`":
+            in_template = True
+        elif mark == "{":
+            depth += 1
+        elif templates and templates[-1] == depth:  # the `}` closing a `${`
+            templates.pop()
+            in_template = True
+        else:
+            depth -= 1
+    return TEMPLATE if in_template else None
 
 
 def sure_prefix(options: Sequence[tuple[str, float]], threshold: float) -> tuple[str, float] | None:

@@ -248,7 +248,8 @@ class Completer:
     def complete(self, request: CompletionRequest) -> CompletionResult:
         t0 = time.perf_counter()
         analysis = self.analyse(request, keep=True)
-        threshold, starts = gate_at(analysis.ctx.cursor_prefix, self.config.miras_confidence_threshold)
+        threshold, starts = gate_at(analysis.ctx.cursor_prefix, self.config.miras_confidence_threshold,
+                                    analysis.ctx.opened)
         gate = request.use_gate and self.config.use_gate
         order = np.argsort(-analysis.probabilities) if analysis.options else []
         items: list[Completion] = []
@@ -287,7 +288,7 @@ class Completer:
     def explain(self, request: CompletionRequest) -> Explanation:
         t0 = time.perf_counter()
         a = self.analyse(request)
-        threshold, starts = gate_at(a.ctx.cursor_prefix, self.config.miras_confidence_threshold)
+        threshold, starts = gate_at(a.ctx.cursor_prefix, self.config.miras_confidence_threshold, a.ctx.opened)
         from assistant.engine.features import FEATURES
 
         cands = []

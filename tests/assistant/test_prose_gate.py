@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from assistant.engine.gate import PROSE_THRESHOLD, first_shown, gate_at, in_prose
+from assistant.engine.gate import (
+    COMMENT,
+    PROSE_THRESHOLD,
+    TEMPLATE,
+    first_shown,
+    gate_at,
+    in_prose,
+    opened_before,
+)
 from tests.conftest import write_workspace
 
 
@@ -29,6 +37,36 @@ from tests.conftest import write_workspace
 ])
 def test_the_gate_knows_when_the_cursor_is_in_a_comment_or_a_string(line: str, prose: bool) -> None:
     assert in_prose(line) is prose
+
+
+@pytest.mark.parametrize(("above", "opened"), [
+    ("const a = 1;\n", None),
+    ("/**\n * Returns\n", COMMENT),
+    ("/* a */ x = 1;\n", None),
+    ("const html = `\n  <div>\n", TEMPLATE),
+    ("const s = `a ${b} c`;\n", None),
+    ("const q = `a ${ {x: 1}.x }\n", TEMPLATE),
+    ("const q = `${f(`inner`)}\n", TEMPLATE),
+    ("const q = `a ${\n", None),  # inside the template's code
+    ('const s = "it\\"s `"; // a ` in a comment\n', None),
+    ("const s = 'unterminated\nconst t = 1;\n", None),  # a quoted string ends with its line
+])
+def test_what_a_line_starts_inside_of_is_read_from_the_lines_above(above: str, opened: str | None) -> None:
+    assert opened_before(above) == opened
+
+
+@pytest.mark.parametrize(("line", "opened", "prose"), [
+    ("  the cache is", COMMENT, True),
+    ("  end */ const y = ", COMMENT, False),
+    ("  <div class=", TEMPLATE, True),
+    ("  ${count", TEMPLATE, False),
+    ("` + suffix", TEMPLATE, False),
+    ("  return x", None, False),
+])
+def test_a_line_inside_a_comment_or_template_opened_above_is_prose(line: str, opened: str | None,
+                                                                   prose: bool) -> None:
+    assert in_prose(line, opened) is prose
+    assert gate_at(line, 0.5, opened) == ((PROSE_THRESHOLD, False) if prose else (0.5, True))
 
 
 def test_in_prose_only_a_very_likely_whole_line_is_shown() -> None:
@@ -88,3 +126,20 @@ def test_the_engine_in_a_comment_or_a_string_shows_nothing_below_the_prose_thres
                 assert not shown.items
                 assert "comment or a string" in completer.explain(request).decision
         assert asked == 2
+
+
+def test_the_engine_knows_a_template_literal_opened_on_an_earlier_line(tmp_path: Path,
+                                                                       tiny_checkpoint: Path) -> None:
+    """The line inside a multi-line template reads like code, but the text above opened the template: the
+    engine gates it as prose (PROSE_THRESHOLD), as `explain` says."""
+    from assistant.runtime import open_runtime
+    from assistant.types import CompletionRequest
+
+    workspace = write_workspace(tmp_path / "tpl", PROSE_WORKSPACE)
+    text = "export function fetchAll() {\n  const page = `\n  retr"
+    with open_runtime(workspace, checkpoint=tiny_checkpoint, sync=True,
+                      completion={"miras_confidence_threshold": 0.0}) as rt:
+        completer = rt.parts.completer
+        shown = completer.complete(CompletionRequest(text, 2, 6, "src/fetch.ts", multiline=False))
+        in_code = completer.complete(CompletionRequest(text.replace("`", "1;"), 2, 6, "src/fetch.ts", multiline=False))
+    assert shown.threshold == PROSE_THRESHOLD and in_code.threshold == 0.0

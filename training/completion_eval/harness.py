@@ -343,7 +343,8 @@ def _evaluate(runtime: Runtime, task: Task, settings: EvalSettings, switches: Sw
     prediction = best.text if best is not None else ""
     confidence = float(analysis.probabilities.max()) if best is not None else 0.0
     gold = normalize(task.target)
-    shown = best is not None and (not settings.use_gate or confidence >= gate_at(task.cursor_prefix, threshold)[0])
+    bar = gate_at(task.cursor_prefix, threshold, analysis.ctx.opened)[0]
+    shown = best is not None and (not settings.use_gate or confidence >= bar)
     result = TaskResult(task.id, task.package, prediction, confidence, shown, score(prediction, task.target),
                         latency, any(o.key == gold for o in analysis.options), len(analysis.options))
     if settings.compare_baselines:

@@ -174,8 +174,11 @@ class ShutkaLine:
     the ungated one."""
 
     def __init__(self, assistant: Any, task: Task, latencies: Latencies, threshold: float) -> None:
+        from assistant.engine.gate import opened_before
+
         self.assistant, self.task, self.latencies, self.threshold = assistant, task, latencies, threshold
         self.indent, self.body = line_body(task)
+        self.opened = opened_before(task.prefix)  # a block comment or template literal the line is inside
         self._cache: dict[int, list[tuple[str, float]]] = {}
         self.shown_points: list[tuple[float, bool]] = []
         self.top_points: list[tuple[float, bool]] = []
@@ -203,7 +206,7 @@ class ShutkaLine:
     def _gated(self, k: int, threshold: float) -> tuple[str, float] | None:
         from assistant.engine.gate import first_shown
 
-        return first_shown(self._candidates(k), threshold, self.indent + self.body[:k])
+        return first_shown(self._candidates(k), threshold, self.indent + self.body[:k], self.opened)
 
     def gated(self, k: int) -> str | None:
         shown = self._gated(k, self.threshold)
