@@ -57,66 +57,41 @@ def in_prose(line: str, opened: str | None = None) -> bool:
     string literal, the line starting inside `opened` (`opened_before`: "comment", "template" or None for
     code). A line of a block comment is also known by its leading `*` (the JSDoc style), whatever the
     lines above say; `${…}` inside a template is code."""
-    i, n = 0, len(line)
-    quote: str | None = "`" if opened == TEMPLATE else None
+    i = 0
     body = line.lstrip()
     if opened == COMMENT or (body.startswith("*") and not body.startswith("*/")):
         end = line.find("*/")
         if end < 0:
             return True
         i = end + 2
-    depth = 0
-    templates: list[int] = []  # brace depth at which each open `${` returns to its template literal
-    while i < n:
-        c = line[i]
-        if quote is not None:
-            if c == "\\":
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-            elif quote == "`" and line.startswith("${", i):
-                templates.append(depth)
-                quote = None
-                i += 2
-                continue
-        elif line.startswith("//", i):
-            return True
-        elif line.startswith("/*", i):
-            end = line.find("*/", i + 2)
-            if end < 0:
-                return True
-            i = end + 2
-            continue
-        elif c in "'\"`":
-            quote = c
-        elif c == "{":
-            depth += 1
-        elif c == "}":
-            if templates and templates[-1] == depth:
-                templates.pop()
-                quote = "`"
-            else:
-                depth -= 1
-        i += 1
-    return quote is not None
-
-
-COMMENT, TEMPLATE = "comment", "template"
-_CODE_MARKS = re.compile(r"//|/\*|['\"`{}]")
-_TEMPLATE_MARKS = re.compile(r"\\.|`|\$\{", re.S)
-_STRING_REST = {q: re.compile(rf"(?:[^{q}\\\n]|\\.)*{q}?", re.S) for q in "'\""}
-"""The rest of a quoted string from after its opening quote: it ends at its quote or its line."""
+    return _scan(line[i:], in_template=opened == TEMPLATE) is not None
 
 
 def opened_before(text: str) -> str | None:
     """What a line that follows `text` (whole lines) starts inside of: COMMENT (a block comment left
-    open), TEMPLATE (a template literal left open, outside its `${…}`), or None (code, or a line comment
-    or a quoted string, which end with their line). A regular expression literal is read as code."""
+    open), TEMPLATE (a template literal left open, outside its `${…}`), or None (code: a line comment or
+    a quoted string ends with its line)."""
+    state = _scan(text)
+    return state if state in (COMMENT, TEMPLATE) else None
+
+
+COMMENT, TEMPLATE = "comment", "template"
+_LINE_COMMENT, _QUOTED = "line comment", "quoted string"
+_CODE_MARKS = re.compile(r"//|/\*|['\"`{}]")
+_TEMPLATE_MARKS = re.compile(r"\\.|`|\$\{", re.S)
+_STRING_REST = {q: re.compile(rf"(?:[^{q}\\\n]|\\.|\\\Z)*({q})?", re.S) for q in "'\""}
+"""The rest of a quoted string from after its opening quote: it ends at its quote (group 1) or its line
+(an escape may be cut off by the end of the text)."""
+
+
+def _scan(text: str, in_template: bool = False) -> str | None:
+    """What the end of `text` is inside of (`text` starting in code, or inside a template literal): None
+    (code), a line comment, COMMENT, a quoted string or TEMPLATE. Line comments and quoted strings end
+    with their line; `${…}` inside a template is code up to its matching `}`. A regular expression
+    literal is read as code."""
     i, n = 0, len(text)
     depth = 0
     templates: list[int] = []  # brace depth at which each open `${` returns to its template literal
-    in_template = False
     while i < n:
         if in_template:
             m = _TEMPLATE_MARKS.search(text, i)
@@ -136,7 +111,7 @@ def opened_before(text: str) -> str | None:
         if mark == "//":
             end = text.find("\n", i)
             if end < 0:
-                return None
+                return _LINE_COMMENT
             i = end + 1
         elif mark == "/*":
             end = text.find("*/", i)
@@ -144,7 +119,11 @@ def opened_before(text: str) -> str | None:
                 return COMMENT
             i = end + 2
         elif mark in "'\"":
-            i = _STRING_REST[mark].match(text, i).end()  # type: ignore[union-attr]
+            rest = _STRING_REST[mark].match(text, i)
+            assert rest is not None  # the pattern matches the empty string
+            i = rest.end()
+            if rest.group(1) is None and i == n:
+                return _QUOTED
         elif mark == "`":
             in_template = True
         elif mark == "{":

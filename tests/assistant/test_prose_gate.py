@@ -21,6 +21,7 @@ from tests.conftest import write_workspace
 @pytest.mark.parametrize(("line", "prose"), [
     ('const a = "hel', True),
     ("it('does\\' x", True),
+    ('return a + "\\', True),  # an escape cut off by the cursor
     ('const url = "http://exam', True),
     ("  // the cache is", True),
     ("f(x); // then", True),
