@@ -39,6 +39,7 @@ from assistant.engine.gate import gate_at
 from assistant.engine.pipeline import Analysis, Switches
 from assistant.engine.ranker import Ranker, RankingExample, variant_path
 from assistant.runtime import Runtime, open_runtime
+from indexer.errors import ShutkaError
 from training.completion_eval.baselines import predict_a, predict_b
 from training.completion_eval.calibration import Reliability, reliability
 from training.completion_eval.scoring import Score, percentile, score
@@ -177,8 +178,8 @@ def package_copy(package_dir: Path) -> Iterator[Path]:
                 break
             time.sleep(0.2)
         else:
-            raise RuntimeError(f"{state} kept changing while it was copied ({COPY_TRIES} tries): another "
-                               "process is writing it; run the evaluation when it is done")
+            raise ShutkaError(f"{state} kept changing while it was copied ({COPY_TRIES} tries): another "
+                              "process is writing it; run the evaluation when it is done")
         (copy / ".shutka").mkdir(exist_ok=True)
         (copy / ".shutka" / COPY_MARK).write_text(str(package_dir), encoding="utf-8")
         yield copy
