@@ -336,7 +336,7 @@ class LineStore:
         indent = cursor_prefix[: len(cursor_prefix) - len(cursor_prefix.lstrip())]
         out: list[Candidate] = []
         for ln in reversed([ln for ln in current.lines if ln.line_no < line_no]):
-            raw = current.raw_lines[ln.line_no] if ln.line_no < len(current.raw_lines) else ln.text
+            raw = current.raw_lines[ln.line_no]
             own = raw[: len(raw) - len(raw.lstrip())]
             if len(own) < len(indent):
                 break
